@@ -1,0 +1,34 @@
+"""thermoep: thermodynamic (stochastic) and deterministic Equilibrium Propagation in PyTorch.
+
+    import thermoep as te
+    net = te.LayeredHopfield([784, 256, 10], activation="tanh")
+    est = te.Centered(sampler=te.Relaxation(steps=30), beta=0.2)
+    g = est(net, te.SquaredError(), x, y)   # estimate of ∇θ L_β, L_β = J_β / β
+    g.apply_(net); optimizer.step()
+
+Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β − F_0).
+"""
+
+from .costs import COSTS, CrossEntropy, SquaredError
+from .energies import ENERGIES, GaussianEnergy, LayeredBoltzmann, LayeredHopfield
+from .objectives import (
+    ESTIMATORS,
+    Centered,
+    FiniteNudge,
+    Gradient,
+    OneSided,
+    PathIntegral,
+    bptt_grad,
+    gaussian_grad_L,
+    implicit_grad,
+)
+from .samplers import SAMPLERS, Gibbs, Langevin, Relaxation, exact
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "Centered", "CrossEntropy", "FiniteNudge",
+    "GaussianEnergy", "Gibbs", "Gradient", "Langevin", "LayeredBoltzmann", "LayeredHopfield",
+    "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__", "bptt_grad", "exact",
+    "gaussian_grad_L", "implicit_grad",
+]

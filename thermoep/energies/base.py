@@ -1,0 +1,196 @@
+"""The energy protocol and the layered pairwise family it is built on.
+
+State layout (DESIGN.md §1): a state ``s`` is a tuple with one tensor per free layer, each of shape
+``[..., batch, n_l]``. Leading dimensions (chains, enumerated configurations) broadcast against the
+clamped input ``x`` of shape ``[batch, n_0]``. Energies return ``[..., batch]``.
+
+Every layered energy here has the form (DESIGN.md §2)
+
+    E(s; x) = Σ_l c(s_l) − Σ_l ρ(s_{l−1})ᵀ W_l ρ(s_l) − Σ_l b_lᵀ ρ(s_l),   ρ(s_0) := x,
+
+with a self term ``c`` (½‖s‖² for Hopfield units, 0 for binary units). Its gradients are analytic:
+
+    ∂E/∂s_l = c'(s_l) − ρ'(s_l) ⊙ h_l,   h_l = ρ(s_{l−1}) W_l + b_l + ρ(s_{l+1}) W_{l+1}ᵀ,
+    ∂E/∂W_l = −ρ(s_{l−1})ᵀ ρ(s_l),       ∂E/∂b_l = −ρ(s_l).
+
+Layers at even and odd depth do not interact, so the two parity blocks are conditionally
+independent given each other: samplers and relaxations read :attr:`blocks` and need no
+model-specific code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .. import _checks
+
+State = tuple[Tensor, ...]
+
+
+def _weighted_outer(a: Tensor, b: Tensor, per_chain: bool) -> Tensor:
+    """Σ over every leading/batch position of aᵀb, keeping dim 0 when ``per_chain``.
+
+    ``a``: ``[..., B, m]`` (may have fewer leading dims, e.g. the input x), ``b``: ``[..., B, n]``.
+    """
+    m, n = a.shape[-1], b.shape[-1]
+    if a.dim() == 2 and b.dim() > 2 and a.shape[0] == b.shape[-2]:
+        # a is the clamped input: contract b over its leading dims first (one matmul).
+        if per_chain:
+            lead = b.shape[0]
+            bb = b.reshape(lead, -1, b.shape[-2], n).sum(1)
+            return torch.matmul(a.transpose(0, 1), bb)
+        return a.transpose(0, 1) @ b.reshape(-1, b.shape[-2], n).sum(0)
+    full = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a = a.expand(*full, m)
+    b = b.expand(*full, n)
+    if per_chain:
+        lead = full[0]
+        return torch.bmm(a.reshape(lead, -1, m).transpose(1, 2), b.reshape(lead, -1, n))
+    return a.reshape(-1, m).transpose(0, 1) @ b.reshape(-1, n)
+
+
+class LayeredEnergy(nn.Module):
+    """Base class of the layered pairwise energies (see module docstring)."""
+
+    binary: bool = False
+
+    def __init__(self, sizes, *, init_scale: float | None = None) -> None:
+        super().__init__()
+        self.sizes = _checks.layer_sizes(sizes)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            bound = init_scale if init_scale is not None else 1.0 / math.sqrt(n_in)
+            self.weights.append(nn.Parameter(torch.empty(n_in, n_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(n_out).uniform_(-bound, bound)))
+
+    # -- layout ---------------------------------------------------------------------------------
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Sizes of the free layers (the input is clamped and not part of the state)."""
+        return self.sizes[1:]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def num_free_units(self) -> int:
+        return sum(self.layer_sizes)
+
+    @property
+    def blocks(self) -> tuple[tuple[int, ...], ...]:
+        """Conditionally independent layer blocks: even and odd free-layer indices."""
+        even = tuple(range(0, self.num_layers, 2))
+        odd = tuple(range(1, self.num_layers, 2))
+        return (even, odd) if odd else (even,)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    # -- the unit-specific pieces (overridden) ----------------------------------------------------
+    def rho(self, s: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def rho_prime(self, s: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def self_energy(self, s: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def self_grad(self, s: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def project(self, i: int, s: Tensor) -> Tensor:
+        """Projection onto the set that contains every minimiser (identity by default)."""
+        return s
+
+    @property
+    def state_bounds(self) -> tuple[float, float] | None:
+        """Box that :meth:`project` clips to, or None."""
+        return None
+
+    def init_state(self, batch_shape: tuple[int, ...], generator=None) -> State:
+        raise NotImplementedError
+
+    # -- checks -----------------------------------------------------------------------------------
+    def check_input(self, x: Tensor) -> Tensor:
+        return _checks.input_batch(x, self.sizes[0], dtype=self.dtype, device=self.device)
+
+    def check_state(self, s: State, batch: int | None = None) -> State:
+        if not isinstance(s, (tuple, list)) or len(s) != self.num_layers:
+            raise ValueError(
+                f"state must be a tuple of {self.num_layers} tensors (one per free layer), "
+                f"got {type(s).__name__} of length {len(s) if hasattr(s, '__len__') else '?'}"
+            )
+        for i, (t, n) in enumerate(zip(s, self.layer_sizes, strict=True)):
+            if t.shape[-1] != n or (batch is not None and t.shape[-2] != batch):
+                raise ValueError(f"state layer {i} must have shape [..., {batch}, {n}], got "
+                                 f"{list(t.shape)}")
+        return tuple(s)
+
+    # -- energy and its analytic gradients ----------------------------------------------------------
+    def input_drive(self, x: Tensor) -> Tensor:
+        """ρ(s_0) W_1 + b_1 with ρ(s_0) = x: computed once per phase, reused at every step."""
+        return x @ self.weights[0] + self.biases[0]
+
+    def bottom_up(self, x: Tensor, rho_s: State, i: int, drive: Tensor | None) -> Tensor:
+        if i == 0:
+            return self.input_drive(x) if drive is None else drive
+        return rho_s[i - 1] @ self.weights[i] + self.biases[i]
+
+    def layer_field(self, x: Tensor, s: State, i: int, drive: Tensor | None = None,
+                    rho_s: State | None = None) -> Tensor:
+        """h_i: the total input to layer i from its neighbours and its bias."""
+        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
+        h = self.bottom_up(x, rho_s, i, drive)
+        if i + 1 < self.num_layers:
+            h = h + rho_s[i + 1] @ self.weights[i + 1].transpose(0, 1)
+        return h
+
+    def energy(self, x: Tensor, s: State, drive: Tensor | None = None) -> Tensor:
+        """E(s; x), shape ``[..., batch]``."""
+        rho_s = tuple(self.rho(t) for t in s)
+        e = 0.0
+        for i, t in enumerate(s):
+            e = e + self.self_energy(t) - (self.bottom_up(x, rho_s, i, drive) * rho_s[i]).sum(-1)
+        return e
+
+    def layer_grad(self, x: Tensor, s: State, i: int, drive: Tensor | None = None,
+                   rho_s: State | None = None) -> Tensor:
+        """∂E/∂s_i = c'(s_i) − ρ'(s_i) ⊙ h_i (analytic)."""
+        h = self.layer_field(x, s, i, drive, rho_s)
+        return self.self_grad(s[i]) - self.rho_prime(s[i]) * h
+
+    def state_grad(self, x: Tensor, s: State, drive: Tensor | None = None) -> State:
+        """∂E/∂s for every layer (analytic; equals autograd, see tests/test_energies.py)."""
+        rho_s = tuple(self.rho(t) for t in s)
+        return tuple(self.layer_grad(x, s, i, drive, rho_s) for i in range(self.num_layers))
+
+    def param_grad(self, x: Tensor, s: State, weight: Tensor | None = None,
+                   per_chain: bool = False) -> dict[str, Tensor]:
+        """Σ_positions weight · ∂θE(s), keyed like ``named_parameters()``.
+
+        ``weight`` broadcasts against the states' leading shape ``[..., batch]`` (default 1).
+        With ``per_chain`` the first leading dimension (chains) is kept: ``[C, *param.shape]``.
+        """
+        rho_s = tuple(self.rho(t) for t in s)
+        grads: dict[str, Tensor] = {}
+        for i in range(self.num_layers):
+            post = rho_s[i] if weight is None else rho_s[i] * weight.unsqueeze(-1)
+            pre = x if i == 0 else rho_s[i - 1]
+            grads[f"weights.{i}"] = -_weighted_outer(pre, post, per_chain)
+            if per_chain:
+                lead = post.shape[0]
+                grads[f"biases.{i}"] = -post.reshape(lead, -1, post.shape[-1]).sum(1)
+            else:
+                grads[f"biases.{i}"] = -post.reshape(-1, post.shape[-1]).sum(0)
+        return grads

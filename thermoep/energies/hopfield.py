@@ -1,0 +1,91 @@
+"""Continuous Hopfield energy of Scellier & Bengio (2017), DESIGN.md §2:
+
+    E = Σ_l ½‖s_l‖² − Σ_l ρ(s_{l−1})ᵀ W_l ρ(s_l) − Σ_l b_lᵀ ρ(s_l),   ρ(s_0) := x.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import LayeredEnergy, State
+
+
+def _tanh(s):
+    return torch.tanh(s)
+
+
+def _tanh_prime(s):
+    return 1.0 - torch.tanh(s) ** 2
+
+
+def _hardsigmoid(s):
+    return s.clamp(0.0, 1.0)
+
+
+def _hardsigmoid_prime(s):
+    return ((s >= 0.0) & (s <= 1.0)).to(s.dtype)
+
+
+def _sigmoid4(s):
+    return torch.sigmoid(4.0 * (s - 0.5))
+
+
+def _sigmoid4_prime(s):
+    r = torch.sigmoid(4.0 * (s - 0.5))
+    return 4.0 * r * (1.0 - r)
+
+
+#: name -> (ρ, ρ'). "sigmoid4" is ρ(s) = sigmoid(4(s − ½)) of Laborieux et al. (2021).
+ACTIVATIONS = {
+    "tanh": (_tanh, _tanh_prime),
+    "hardsigmoid": (_hardsigmoid, _hardsigmoid_prime),
+    "sigmoid4": (_sigmoid4, _sigmoid4_prime),
+}
+
+
+class LayeredHopfield(LayeredEnergy):
+    """Layered continuous Hopfield network with activation ρ ∈ {tanh, hardsigmoid, sigmoid4}.
+
+    Parameters are ``weights.{l-1}`` of shape ``[n_{l-1}, n_l]`` and ``biases.{l-1}`` of shape
+    ``[n_l]``. Created in the current default dtype (``torch.set_default_dtype``).
+    """
+
+    def __init__(self, sizes, activation: str = "tanh", *, init_scale: float | None = None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
+            )
+        super().__init__(sizes, init_scale=init_scale)
+        self.activation = activation
+        self._rho, self._rho_prime = ACTIVATIONS[activation]
+
+    def extra_repr(self) -> str:
+        return f"sizes={list(self.sizes)}, activation={self.activation!r}"
+
+    def rho(self, s: Tensor) -> Tensor:
+        return self._rho(s)
+
+    def rho_prime(self, s: Tensor) -> Tensor:
+        return self._rho_prime(s)
+
+    def self_energy(self, s: Tensor) -> Tensor:
+        return 0.5 * (s * s).sum(-1)
+
+    def self_grad(self, s: Tensor) -> Tensor:
+        return s
+
+    def project(self, i: int, s: Tensor) -> Tensor:
+        # With ρ = clip(·, 0, 1) every minimiser lies in [0, 1]: outside, ρ is flat and ½s² only
+        # grows, so projecting the relaxation onto the box changes no fixed point.
+        if self.activation == "hardsigmoid":
+            return s.clamp(0.0, 1.0)
+        return s
+
+    @property
+    def state_bounds(self):
+        return (0.0, 1.0) if self.activation == "hardsigmoid" else None
+
+    def init_state(self, batch_shape: tuple[int, ...], generator=None) -> State:
+        return tuple(torch.zeros(*batch_shape, n, dtype=self.dtype, device=self.device)
+                     for n in self.layer_sizes)

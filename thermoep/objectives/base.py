@@ -1,0 +1,110 @@
+"""Shared machinery of the estimators: run the phases, combine them, report statistics.
+
+An estimator is a finite-difference stencil in the nudge b over phase expectations
+G(b) = E_{p_b}[∂θE] (batch mean): ĝ = Σ_k c_k G(b_k). The free phase (b = 0) always runs first —
+it gives the prediction and the warm start of every nudged phase. With a Monte-Carlo sampler the
+chains are independent replicates, so the same stencil applied per chain gives C independent
+estimates whose spread is the standard error.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .. import _checks
+from ..costs import Cost
+from ..energies.base import LayeredEnergy
+from ..samplers.base import Phase, prepare
+from ..samplers.relax import Relaxation
+from .gradient import Gradient
+
+
+def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
+    """ESS and split R-hat of the batch-averaged cost trace (pyro.ops.stats)."""
+    out: dict[str, float] = {}
+    for k, v in phase.info.items():
+        out[f"{prefix}_{k}"] = float(v)
+    tr = phase.trace.get("cost")
+    if tr is None or tr.shape[0] < 2 or tr.shape[1] < 4:
+        return out
+    from pyro.ops.stats import effective_sample_size, split_gelman_rubin
+
+    tr = tr.detach().double().cpu()
+    if float(tr.std()) == 0.0:
+        return out
+    out[f"{prefix}_ess"] = float(effective_sample_size(tr, chain_dim=0, sample_dim=1))
+    out[f"{prefix}_rhat"] = float(split_gelman_rubin(tr, chain_dim=0, sample_dim=1))
+    return out
+
+
+def standard_error(replicates: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Standard error of the mean over the leading (chain) dimension."""
+    out = {}
+    for k, v in replicates.items():
+        C = v.shape[0]
+        out[k] = v.std(0, unbiased=True) / math.sqrt(C) if C > 1 else torch.full_like(v[0],
+                                                                                       math.nan)
+    return out
+
+
+class Estimator:
+    """Base class. Subclasses set ``self.beta`` and implement :meth:`stencil`."""
+
+    name = "estimator"
+
+    def __init__(self, sampler=None, beta: float = 1.0) -> None:
+        self.sampler = Relaxation() if sampler is None else sampler
+        if not hasattr(self.sampler, "run"):
+            raise TypeError(f"sampler must be a thermoep sampler, got {type(sampler).__name__}")
+        self.beta = _checks.finite_float("beta", beta, allow_zero=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sampler={self.sampler!r}, beta={self.beta})"
+
+    @property
+    def temperature(self) -> float:
+        return float(self.sampler.temperature)
+
+    def stencil(self) -> list[tuple[float, float]]:
+        """[(b_k, c_k)]: the estimate is Σ_k c_k G(b_k). b = 0 may appear with its weight."""
+        raise NotImplementedError
+
+    def _inputs(self, energy: LayeredEnergy, cost: Cost, x, y):
+        if not isinstance(energy, LayeredEnergy):
+            raise TypeError(f"energy must be a thermoep energy, got {type(energy).__name__}")
+        _checks.finite_parameters(energy)
+        return prepare(energy, cost, x, y)
+
+    def _free(self, energy, cost, x, y, generator) -> Phase:
+        return self.sampler.run(energy, cost, x, y, 0.0, generator=generator)
+
+    def __call__(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, *,
+                 generator: torch.Generator | None = None) -> Gradient:
+        x, y = self._inputs(energy, cost, x, y)
+        free = self._free(energy, cost, x, y, generator)
+        phases = {0.0: free}
+        for b, _ in self.stencil():
+            if b != 0.0 and b not in phases:
+                phases[b] = self.sampler.run(energy, cost, x, y, b, init=free.state,
+                                             generator=generator)
+        return self._combine(phases, free)
+
+    def _combine(self, phases: dict[float, Phase], free: Phase) -> Gradient:
+        stencil = self.stencil()
+        grads = {k: sum(c * phases[b].grad[k] for b, c in stencil) for k in free.grad}
+        stats = self._phase_stats(phases)
+        if free.grad_chains is not None:
+            reps = {k: sum(c * phases[b].grad_chains[k] for b, c in stencil) for k in free.grad}
+            stats["se"] = standard_error(reps)
+        nudged = sum(1 for b, _ in stencil if b != 0.0)
+        return Gradient(grads, nudged, stats, loss=float(free.cost.mean()), output=free.output)
+
+    def _phase_stats(self, phases: dict[float, Phase]) -> dict:
+        stats: dict = {"beta": self.beta, "temperature": self.temperature}
+        for b, ph in phases.items():
+            tag = "free" if b == 0.0 else f"nudge{b:+.4g}"
+            stats.update(chain_diagnostics(ph, tag))
+        return stats

@@ -1,0 +1,87 @@
+"""The result type of every estimator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+
+import torch
+from torch import Tensor, nn
+
+
+class Gradient(Mapping):
+    """An estimate of ∇θ L_β, keyed like ``named_parameters()``.
+
+    Attributes:
+        grads: ``{name: Tensor}``.
+        nudged_phases: nudged phases spent (the compute count of seed hybrid-ep §3.2).
+        stats: standard errors (``stats["se"]``), residuals, acceptance, ESS, R-hat, ...
+        loss: batch mean of E_0[ℓ] at the free phase (None for references).
+        output: free-phase prediction read-out E_0[s_L], ``[B, n_L]`` (None for references).
+    """
+
+    def __init__(self, grads: Mapping[str, Tensor], nudged_phases: int = 0,
+                 stats: dict | None = None, loss: float | None = None,
+                 output: Tensor | None = None) -> None:
+        self.grads = dict(grads)
+        self.nudged_phases = int(nudged_phases)
+        self.stats = dict(stats or {})
+        self.loss = loss
+        self.output = output
+
+    # Mapping protocol: ``g["weights.0"]``, ``dict(g)``, ``g.items()``.
+    def __getitem__(self, name: str) -> Tensor:
+        return self.grads[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.grads)
+
+    def __len__(self) -> int:
+        return len(self.grads)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}: {list(v.shape)}" for k, v in self.grads.items())
+        return f"Gradient({shapes}; nudged_phases={self.nudged_phases})"
+
+    def apply_(self, model: nn.Module) -> nn.Module:
+        """Write the estimate into ``p.grad`` so any ``torch.optim`` optimizer can step."""
+        params = dict(model.named_parameters())
+        missing = set(self.grads) - set(params)
+        if missing:
+            raise ValueError(f"gradient has entries {sorted(missing)} that the model lacks")
+        for name, g in self.grads.items():
+            p = params[name]
+            p.grad = g.detach().to(dtype=p.dtype, device=p.device).clone()
+        return model
+
+    def scaled(self, factor: float) -> Gradient:
+        stats = dict(self.stats)
+        if "se" in stats:
+            stats["se"] = {k: v * abs(factor) for k, v in stats["se"].items()}
+        return Gradient({k: v * factor for k, v in self.grads.items()}, self.nudged_phases, stats,
+                        self.loss, self.output)
+
+    def flat(self) -> Tensor:
+        return torch.cat([v.reshape(-1) for v in self.grads.values()])
+
+    def cosine(self, other: Mapping[str, Tensor]) -> float:
+        a = self.flat()
+        b = torch.cat([other[k].reshape(-1) for k in self.grads])
+        den = float(a.norm() * b.norm())
+        return float((a @ b) / den) if den > 0 else math.nan
+
+    def to_dataset(self):
+        """Scalar statistics as an ``xarray.Dataset`` (one variable per statistic)."""
+        import xarray as xr
+
+        data = {"nudged_phases": self.nudged_phases}
+        for k, v in self.stats.items():
+            if isinstance(v, (int, float)):
+                data[k] = float(v)
+        if self.loss is not None:
+            data["loss"] = float(self.loss)
+        data["grad_norm"] = float(self.flat().norm())
+        if "se" in self.stats:
+            se = torch.cat([v.reshape(-1) for v in self.stats["se"].values()])
+            data["se_norm"] = float(se.norm())
+        return xr.Dataset({k: ((), v) for k, v in data.items()})

@@ -1,0 +1,172 @@
+"""What every sampler returns, and the one loop that runs a Markov chain and accumulates moments.
+
+Chains are the leading dimension of every state tensor: a state layer has shape ``[C, B, n]``
+(C chains for each of the B inputs), so thousands of independent chains run as one batched tensor
+program. Expectations are accumulated as *per-chain* means, so the chains act as independent
+replicates: Monte-Carlo standard errors are the spread of the per-chain means, and the scalar
+traces ``[C, S]`` feed ESS and split R-hat (``pyro.ops.stats``, chain_dim=0, sample_dim=1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .. import _checks
+from ..costs import Cost
+from ..energies.base import LayeredEnergy, State
+
+
+@dataclass
+class Phase:
+    """The outcome of one phase (one value of the nudge b).
+
+    Attributes:
+        nudge: b.
+        state: last state, for warm starts (``[C, B, n]`` per layer; ``[B, n]`` for relaxation).
+        grad: batch mean of E_b[∂θE], keyed like ``named_parameters()``.
+        grad_chains: the same per chain (``[C, *shape]``), or None for deterministic phases.
+        cost: E_b[ℓ] per input, ``[B]``.
+        output: E_b[s_L] per input, ``[B, n_L]`` (the prediction read-out).
+        cov_chains: per-chain unbiased estimates of the batch mean of Cov_b(∂θE, ℓ), if asked.
+        trace: scalar chain traces ``{"energy": [C, S], "cost": [C, S]}`` (batch-averaged).
+        info: sampler facts (steps, residual, acceptance, ...).
+    """
+
+    nudge: float
+    state: State
+    grad: dict[str, Tensor]
+    cost: Tensor
+    output: Tensor
+    grad_chains: dict[str, Tensor] | None = None
+    cov_chains: dict[str, Tensor] | None = None
+    trace: dict[str, Tensor] = field(default_factory=dict)
+    info: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chains(self) -> int:
+        return 0 if self.grad_chains is None else next(iter(self.grad_chains.values())).shape[0]
+
+
+class MonteCarloSampler:
+    """Shared configuration and loop of the Markov-chain samplers (Langevin, Gibbs)."""
+
+    deterministic = False
+
+    def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int,
+                 thin: int = 1) -> None:
+        self.steps = _checks.positive_int("steps", steps)
+        self.burn_in = _checks.positive_int("burn_in", burn_in, minimum=0)
+        if self.burn_in >= self.steps:
+            raise ValueError(
+                f"burn_in must be smaller than steps (burn_in={burn_in}, steps={steps}): "
+                "no sample would be kept"
+            )
+        self.temperature = _checks.positive_float("temperature", temperature)
+        self.chains = _checks.positive_int("chains", chains)
+        self.thin = _checks.positive_int("thin", thin)
+
+    @property
+    def num_samples(self) -> int:
+        return len(range(self.burn_in, self.steps, self.thin))
+
+    def _initial_state(self, energy: LayeredEnergy, batch: int, init: State | None,
+                       generator) -> State:
+        if init is None:
+            return energy.init_state((self.chains, batch), generator)
+        init = tuple(init)
+        if init[0].dim() == 2:  # a deterministic state [B, n]: copy it to every chain
+            init = tuple(t.unsqueeze(0).expand(self.chains, *t.shape) for t in init)
+        energy.check_state(init, batch)
+        if init[0].shape[0] != self.chains:
+            raise ValueError(f"init has {init[0].shape[0]} chains, sampler has {self.chains}")
+        return tuple(t.detach().clone() for t in init)
+
+    def _run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
+             state: State, step: Callable[[State], State], *, covariance: bool,
+             info: dict[str, float]) -> Phase:
+        """Burn in, then accumulate per-chain moments of every kept sample."""
+        acc = _Accumulator(energy, cost, x, y, covariance)
+        with torch.no_grad():
+            for t in range(self.steps):
+                state = step(state)
+                if t >= self.burn_in and (t - self.burn_in) % self.thin == 0:
+                    acc.add(state)
+        return acc.finish(nudge, state, info)
+
+
+class _Accumulator:
+    """Running per-chain sums of ∂θE, ℓ, s_L and (optionally) the covariance estimator."""
+
+    def __init__(self, energy, cost, x, y, covariance):
+        self.energy, self.cost, self.x, self.y = energy, cost, x, y
+        self.drive = energy.input_drive(x)
+        self.covariance = covariance
+        self.n = 0
+        self.grad: dict[str, Tensor] | None = None
+        self.cov: dict[str, Tensor] | None = None
+        self.cost_sum = 0.0
+        self.out_sum = 0.0
+        self.trace_e: list[Tensor] = []
+        self.trace_l: list[Tensor] = []
+
+    @staticmethod
+    def _add(total, new):
+        if total is None:
+            return dict(new)
+        for k, v in new.items():
+            total[k] += v
+        return total
+
+    def add(self, s: State) -> None:
+        B = self.x.shape[0]
+        ell = self.cost.value(s[-1], self.y)  # [C, B]
+        e = self.energy.energy(self.x, s, self.drive)
+        self.grad = self._add(self.grad, self.energy.param_grad(self.x, s, None, per_chain=True))
+        if self.covariance:
+            C = ell.shape[0]
+            if C < 2:
+                raise ValueError("the covariance estimator needs chains >= 2, got 1")
+            # Leave-one-out cross-chain centring: the other chains' ℓ at the same step are
+            # independent of chain c, so E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) exactly.
+            loo = (ell.sum(0, keepdim=True) - ell) / (C - 1)
+            cw = self.energy.param_grad(self.x, s, (ell - loo), per_chain=True)
+            self.cov = self._add(self.cov, cw)
+        self.cost_sum = self.cost_sum + ell
+        self.out_sum = self.out_sum + s[-1]
+        self.trace_e.append(e.mean(-1))
+        self.trace_l.append(ell.mean(-1))
+        self.n += 1
+        del B
+
+    def finish(self, nudge, state, info) -> Phase:
+        n, B = self.n, self.x.shape[0]
+        grad_chains = {k: v / (n * B) for k, v in self.grad.items()}
+        cov_chains = None if self.cov is None else {k: v / (n * B) for k, v in self.cov.items()}
+        return Phase(
+            nudge=nudge,
+            state=state,
+            grad={k: v.mean(0) for k, v in grad_chains.items()},
+            grad_chains=grad_chains,
+            cov_chains=cov_chains,
+            cost=(self.cost_sum / n).mean(0),
+            output=(self.out_sum / n).mean(0),
+            trace={"energy": torch.stack(self.trace_e, 1), "cost": torch.stack(self.trace_l, 1)},
+            info=dict(info, samples=float(n)),
+        )
+
+
+def prepare(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Validate and convert ``x`` and ``y`` for ``energy`` (dtype/device of its parameters)."""
+    if not isinstance(energy, LayeredEnergy):
+        raise TypeError(f"energy must be a thermoep energy, got {type(energy).__name__}")
+    if not isinstance(cost, Cost):
+        raise TypeError(f"cost must be a thermoep Cost, got {type(cost).__name__}")
+    x = energy.check_input(x)
+    y = cost.target(y, energy.layer_sizes[-1], dtype=energy.dtype, device=energy.device)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x has batch {x.shape[0]} but y has batch {y.shape[0]}")
+    return x, y

@@ -1,0 +1,137 @@
+"""Exact references by enumeration for binary layered models (≤ 20 free units).
+
+All 2^N free configurations are enumerated once; with E_kb = E(s_k; x_b) and ℓ_kb = ℓ(s_k, y_b),
+
+    log Z_b(β) = logsumexp_k(−(E_kb + β ℓ_kb)/T),   F_β = −T log Z_β,   J_β = F_β − F_0,
+    ∇θ J_β = E_{p_β}[∂θE] − E_{p_0}[∂θE]                 (seed ep-without-limits, Thm 3.1),
+
+and ``grad_J`` evaluates the right-hand side (weights p detached, one autograd pass through the
+linear-in-p sum), independently of autograd through ``log Z`` which the tests compare it to.
+Everything is averaged over the batch, as the estimators are (DESIGN.md §1).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import Tensor
+
+from .. import _checks
+from ..costs import Cost
+from ..energies.base import LayeredEnergy
+from .base import prepare
+
+MAX_UNITS = 20
+
+
+def _configurations(energy: LayeredEnergy) -> tuple[Tensor, ...]:
+    """Every binary free state, as one tensor ``[K, n_l]`` per layer (K = 2^N)."""
+    if not energy.binary:
+        raise TypeError(f"exact enumeration needs binary units; {type(energy).__name__} is "
+                        "continuous")
+    n = energy.num_free_units
+    if n > MAX_UNITS:
+        raise ValueError(
+            f"exact enumeration supports at most {MAX_UNITS} free units (2^{MAX_UNITS} states); "
+            f"this model has {n} (sizes {list(energy.sizes)})"
+        )
+    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=energy.dtype,
+                        device=energy.device)
+    return tuple(torch.split(bits, list(energy.layer_sizes), dim=1))
+
+
+def _energy_table(energy: LayeredEnergy, x: Tensor, conf: tuple[Tensor, ...]) -> Tensor:
+    """E(s_k; x_b) as a [K, B] table, with matmuls only (no [K, B, n] intermediates)."""
+    rho = [energy.rho(t) for t in conf]
+    e_k = 0.0
+    for i, t in enumerate(conf):
+        e_k = e_k + energy.self_energy(t)
+        if i > 0:
+            e_k = e_k - ((rho[i - 1] @ energy.weights[i] + energy.biases[i]) * rho[i]).sum(-1)
+    drive = energy.input_drive(x)  # [B, n_1]
+    return e_k.unsqueeze(1) - rho[0] @ drive.transpose(0, 1)
+
+
+def _cost_table(cost: Cost, out: Tensor, y: Tensor) -> Tensor:
+    return cost.value(out.unsqueeze(1), y.unsqueeze(0))  # [K, B]
+
+
+def _check(temperature):
+    return _checks.positive_float("temperature", temperature)
+
+
+def _tables(energy, cost, x, y):
+    x, y = prepare(energy, cost, x, y)
+    conf = _configurations(energy)
+    return conf, _energy_table(energy, x, conf), _cost_table(cost, conf[-1], y)
+
+
+def log_partition(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float = 0.0,
+                  temperature: float = 1.0) -> Tensor:
+    """log Z_b per input, ``[B]`` (differentiable in θ)."""
+    T = _check(temperature)
+    nudge = _checks.finite_float("nudge", nudge)
+    _, e, ell = _tables(energy, cost, x, y)
+    return torch.logsumexp(-(e + nudge * ell) / T, dim=0)
+
+
+def free_energy(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0) -> Tensor:
+    """F_b = −T log Z_b per input, ``[B]``."""
+    return -float(temperature) * log_partition(energy, cost, x, y, nudge, temperature)
+
+
+def objective_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0) -> Tensor:
+    """J_β = F_β − F_0 = −T log E_{p_0}[exp(−βℓ/T)] per input, ``[B]``."""
+    return (free_energy(energy, cost, x, y, beta, temperature)
+            - free_energy(energy, cost, x, y, 0.0, temperature))
+
+
+def probabilities(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0) -> Tensor:
+    """p_b(s_k | x_b) as a [K, B] table."""
+    T = _check(temperature)
+    _, e, ell = _tables(energy, cost, x, y)
+    return torch.softmax(-(e + nudge * ell) / T, dim=0)
+
+
+def expected_cost(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0) -> Tensor:
+    """E_{p_b}[ℓ] per input, ``[B]`` (= dF_b/db, Lemma 3.3)."""
+    T = _check(temperature)
+    _, e, ell = _tables(energy, cost, x, y)
+    p = torch.softmax(-(e + nudge * ell) / T, dim=0)
+    return (p * ell).sum(0)
+
+
+def expected_param_grad(energy, cost, x, y, nudge: float = 0.0,
+                        temperature: float = 1.0) -> dict[str, Tensor]:
+    """Batch mean of E_{p_b}[∂θE], keyed like ``named_parameters()``."""
+    T = _check(temperature)
+    with torch.no_grad():
+        _, e, ell = _tables(energy, cost, x, y)
+        p = torch.softmax(-(e + nudge * ell) / T, dim=0)
+    params = dict(energy.named_parameters())
+    with torch.enable_grad():
+        _, e, _ = _tables(energy, cost, x, y)
+        total = (p * e).sum() / e.shape[1]
+        grads = torch.autograd.grad(total, list(params.values()), allow_unused=True)
+    return {k: (torch.zeros_like(v) if g is None else g)
+            for (k, v), g in zip(params.items(), grads, strict=True)}
+
+
+def grad_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
+    """∇θ of the batch mean of J_β by Thm 3.1, as a :class:`~thermoep.Gradient`."""
+    from ..objectives.gradient import Gradient
+
+    beta = _checks.finite_float("beta", beta)
+    g1 = expected_param_grad(energy, cost, x, y, beta, temperature)
+    g0 = expected_param_grad(energy, cost, x, y, 0.0, temperature)
+    return Gradient({k: g1[k] - g0[k] for k in g1}, nudged_phases=1,
+                    stats={"method": "exact enumeration", "beta": beta,
+                           "temperature": float(temperature)})
+
+
+def grad_L(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
+    """∇θ of the batch mean of L_β = J_β/β: what every estimator estimates (DESIGN.md §1)."""
+    beta = _checks.finite_float("beta", beta, allow_zero=False)
+    g = grad_J(energy, cost, x, y, beta, temperature)
+    return g.scaled(1.0 / beta)
