@@ -183,14 +183,15 @@ class LayeredEnergy(nn.Module):
         With ``per_chain`` the first leading dimension (chains) is kept: ``[C, *param.shape]``.
         """
         rho_s = tuple(self.rho(t) for t in s)
-        grads: dict[str, Tensor] = {}
+        w_grads: dict[str, Tensor] = {}
+        b_grads: dict[str, Tensor] = {}
         for i in range(self.num_layers):
             post = rho_s[i] if weight is None else rho_s[i] * weight.unsqueeze(-1)
             pre = x if i == 0 else rho_s[i - 1]
-            grads[f"weights.{i}"] = -_weighted_outer(pre, post, per_chain)
+            w_grads[f"weights.{i}"] = -_weighted_outer(pre, post, per_chain)
             if per_chain:
                 lead = post.shape[0]
-                grads[f"biases.{i}"] = -post.reshape(lead, -1, post.shape[-1]).sum(1)
+                b_grads[f"biases.{i}"] = -post.reshape(lead, -1, post.shape[-1]).sum(1)
             else:
-                grads[f"biases.{i}"] = -post.reshape(-1, post.shape[-1]).sum(0)
-        return grads
+                b_grads[f"biases.{i}"] = -post.reshape(-1, post.shape[-1]).sum(0)
+        return {**w_grads, **b_grads}  # the order of named_parameters()

@@ -82,7 +82,7 @@ def bptt_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
     out = {k: torch.zeros_like(v) if g is None else g.detach()
            for (k, v), g in zip(params.items(), grads, strict=True)}
     return Gradient(out, 0, {"method": "bptt", "residual": float(residual.max())},
-                    loss=float(loss), output=s[-1].detach())
+                    loss=float(loss.detach()), output=s[-1].detach())
 
 
 def gaussian_grad_L(energy: GaussianEnergy, cost: Cost, x: Tensor, y: Tensor, beta: float,

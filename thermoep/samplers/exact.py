@@ -118,6 +118,23 @@ def expected_param_grad(energy, cost, x, y, nudge: float = 0.0,
             for (k, v), g in zip(params.items(), grads, strict=True)}
 
 
+def covariance(energy, cost, x, y, nudge: float = 0.0,
+               temperature: float = 1.0) -> dict[str, Tensor]:
+    """Batch mean of Cov_{p_b}(∂θE, ℓ), keyed like ``named_parameters()``."""
+    T = _check(temperature)
+    with torch.no_grad():
+        _, e, ell = _tables(energy, cost, x, y)
+        p = torch.softmax(-(e + nudge * ell) / T, dim=0)
+        centred = ell - (p * ell).sum(0, keepdim=True)
+    params = dict(energy.named_parameters())
+    with torch.enable_grad():
+        _, e, _ = _tables(energy, cost, x, y)
+        total = (p * centred * e).sum() / e.shape[1]
+        grads = torch.autograd.grad(total, list(params.values()), allow_unused=True)
+    return {k: (torch.zeros_like(v) if g is None else g)
+            for (k, v), g in zip(params.items(), grads, strict=True)}
+
+
 def grad_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
     """∇θ of the batch mean of J_β by Thm 3.1, as a :class:`~thermoep.Gradient`."""
     from ..objectives.gradient import Gradient

@@ -75,8 +75,8 @@ class Relaxation:
                     s[i] = t
                     rho_s[i] = energy.rho(t)
             taken += 1
-            residual = residual.sqrt() / eta
-            if self.tol > 0 and float(residual.max()) < self.tol:
+            residual = residual.detach().sqrt() / eta
+            if self.tol > 0 and float(residual.detach().max()) < self.tol:
                 break
         return tuple(s), residual, taken
 
