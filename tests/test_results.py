@@ -1,0 +1,235 @@
+"""Result schema, atomic netCDF write/load, sweep stacking and plots (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermoep import plots, results
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+HISTORY = [
+    {"train_accuracy": 0.5, "test_accuracy": 0.45, "train_loss": 1.2, "nudged_phases": 2.0,
+     "wall_seconds": 0.7},
+    {"train_accuracy": 0.7, "test_accuracy": 0.6, "train_loss": 0.8, "nudged_phases": 2.0,
+     "wall_seconds": 0.6, "residual": 1e-3, "snr": 3.5},
+    {"train_accuracy": 0.8, "test_accuracy": 0.7, "train_loss": 0.5, "nudged_phases": 2.0,
+     "wall_seconds": 0.6, "test_loss": 0.6},
+]
+CONFIG = {
+    "estimator": "centered", "beta": 0.2, "epochs": 3, "seed": 0, "hidden": (32, 16),
+    "data_dir": Path("/tmp/data"), "metropolis": False, "device": None,
+}
+
+
+def _run(config: dict | None = None, history: list | None = None) -> xr.Dataset:
+    return results.run_dataset(HISTORY if history is None else history,
+                               CONFIG if config is None else config, name="demo")
+
+
+def _is_png(path: Path) -> bool:
+    data = Path(path).read_bytes()
+    return len(data) > len(PNG_MAGIC) and data[:8] == PNG_MAGIC
+
+
+def test_run_dataset_schema():
+    ds = _run()
+    assert ds.sizes == {"epoch": 3}
+    assert ds["epoch"].values.tolist() == [1, 2, 3]
+    assert list(ds.data_vars)[:3] == ["train_accuracy", "test_accuracy", "train_loss"]
+    assert "snr" in ds.data_vars  # extra metrics are kept
+    assert all(v.dtype == np.float64 and v.dims == ("epoch",) for v in ds.data_vars.values())
+    assert np.isnan(ds["residual"].values[[0, 2]]).all() and ds["residual"].values[1] == 1e-3
+    assert np.isnan(ds["test_loss"].values[:2]).all()
+    assert "lr" not in ds.data_vars  # only metrics that occur
+    assert ds.attrs["beta"] == 0.2 and ds.attrs["estimator"] == "centered"
+    assert ds.attrs["metropolis"] == 0 and "device" not in ds.attrs and "hidden" not in ds.attrs
+    assert ds.attrs["schema_version"] == results.SCHEMA_VERSION
+    assert ds.attrs["thermoep_version"] not in ("", "unknown")
+    assert ds.attrs["created"].endswith("+00:00")
+
+
+def test_run_dataset_rejects_non_numbers_and_unserialisable_config():
+    with pytest.raises(TypeError, match="train_loss"):
+        results.run_dataset([{"train_loss": "oops"}], {})
+    with pytest.raises(TypeError, match="config.obj"):
+        results.run_dataset(HISTORY, {"obj": object()})
+
+
+def test_round_trip(tmp_path):
+    ds = _run()
+    out = results.write(ds, tmp_path / "run.nc")
+    assert out == tmp_path / "run.nc" and out.is_file()
+    back = results.load(out)
+    xr.testing.assert_identical(back[list(ds.data_vars)].drop_attrs(), ds.drop_attrs())
+    cfg = results.config_of(back)
+    assert cfg == {**CONFIG, "hidden": [32, 16], "data_dir": "/tmp/data"}
+    assert back.attrs["thermoep_version"] == ds.attrs["thermoep_version"]
+    assert int(back.attrs["schema_version"]) == results.SCHEMA_VERSION
+    assert back.attrs["beta"] == 0.2
+    # load closes the file: overwriting in place works and gives the new values
+    results.write(_run(history=HISTORY[:2]), out)
+    assert results.load(out).sizes["epoch"] == 2
+
+
+def test_write_is_atomic(tmp_path):
+    path = tmp_path / "run.nc"
+    results.write(_run(), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc"]
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def broken(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        results.write(_run(), tmp_path / "new.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_overwrite_keeps_old_file(tmp_path, monkeypatch):
+    path = results.write(_run(), tmp_path / "run.nc")
+    before = path.read_bytes()
+
+    def broken(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    with pytest.raises(KeyboardInterrupt):
+        results.write(_run(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
+def test_check_writable(tmp_path):
+    assert results.check_writable(tmp_path / "ok.nc") == tmp_path / "ok.nc"
+    with pytest.raises(ValueError, match="does not exist"):
+        results.check_writable(tmp_path / "missing" / "run.nc")
+    with pytest.raises(ValueError, match="is a directory"):
+        results.check_writable(tmp_path)
+    with pytest.raises(ValueError, match="missing"):
+        results.write(_run(), tmp_path / "missing" / "run.nc")
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.nc"):
+        results.load(tmp_path / "nope.nc")
+
+
+def _sweep() -> xr.Dataset:
+    runs, coords = [], {"estimator": [], "beta": [], "seed": []}
+    for estimator in ("one_sided", "centered"):
+        for beta in (0.01, 0.1, 1.0):
+            for seed in (0, 1):
+                if estimator == "centered" and beta == 1.0 and seed == 1:
+                    continue  # a missing combination → NaN
+                n = 2 if beta == 0.01 else 3  # shorter runs → NaN padded epochs
+                hist = [{"test_accuracy": 0.5 + 0.1 * e + 0.01 * seed, "train_loss": 1.0 / (e + 1)}
+                        for e in range(n)]
+                cfg = {**CONFIG, "estimator": estimator, "beta": beta, "seed": seed}
+                runs.append(results.run_dataset(hist, cfg))
+                coords["estimator"].append(estimator)
+                coords["beta"].append(beta)
+                coords["seed"].append(seed)
+    return results.combine_runs(runs, coords)
+
+
+def test_combine_runs_dims_and_padding(tmp_path):
+    ds = _sweep()
+    assert ds["test_accuracy"].dims == ("estimator", "beta", "seed", "epoch")
+    assert ds["test_accuracy"].shape == (2, 3, 2, 3)
+    assert ds["estimator"].values.tolist() == ["one_sided", "centered"]
+    assert ds["beta"].values.tolist() == [0.01, 0.1, 1.0]
+    acc = ds["test_accuracy"]
+    assert np.isnan(acc.sel(beta=0.01, epoch=3)).all()
+    assert not np.isnan(acc.sel(beta=0.01, epoch=2)).any()
+    assert np.isnan(acc.sel(estimator="centered", beta=1.0, seed=1)).all()
+    assert math.isclose(float(acc.sel(estimator="centered", beta=0.1, seed=1, epoch=3)), 0.71)
+    cfg = results.config_of(ds)
+    assert cfg["epochs"] == 3 and "beta" not in cfg and "estimator" not in cfg
+    assert ds.attrs["kind"] == "sweep" and "thermoep_version" in ds.attrs
+    back = results.load(results.write(ds, tmp_path / "sweep.nc"))
+    np.testing.assert_array_equal(back["test_accuracy"].values, acc.values)
+    rows = results.summary_table(back)
+    assert len(rows) == 7 * 3 + 4 * 2  # 11 runs: 7 with 3 epochs, 4 (beta=0.01) with 2
+    assert set(rows[0]) == {"estimator", "beta", "seed", "epoch", "test_accuracy", "train_loss"}
+
+
+def test_combine_runs_validation():
+    run = _run()
+    with pytest.raises(ValueError, match="one per run"):
+        results.combine_runs([run, run], {"seed": [0]})
+    with pytest.raises(ValueError, match="distinct"):
+        results.combine_runs([run, run], {"seed": [0, 0]})
+    with pytest.raises(ValueError, match="at least one"):
+        results.combine_runs([], {"seed": []})
+
+
+def test_summary_table_run():
+    rows = results.summary_table(_run())
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert isinstance(rows[0]["epoch"], int) and rows[0]["train_accuracy"] == 0.5
+    assert math.isnan(rows[0]["residual"])
+
+
+def test_plot_run(tmp_path):
+    assert _is_png(plots.plot_run(_run(), tmp_path / "run.png"))
+
+
+def test_plot_sweep(tmp_path):
+    assert _is_png(plots.plot_sweep(_sweep(), tmp_path / "sweep.png"))
+    no_beta = _sweep().isel(beta=1)
+    assert _is_png(plots.plot_sweep(no_beta.drop_vars("beta"), tmp_path / "curves.png"))
+
+
+def _diagnostic() -> xr.Dataset:
+    beta = np.geomspace(1e-3, 1.0, 7)
+    snr = np.stack([1.0 / beta, 2.0 / beta])
+    return xr.Dataset(
+        {"snr": (("estimator", "beta"), snr), "bias": ("beta", beta**2)},
+        coords={"estimator": ["one_sided", "centered"], "beta": beta},
+        attrs={"kind": "diagnostic", "x": "beta", "logx": 1, "logy": 1},
+    )
+
+
+def test_plot_curves(tmp_path):
+    out = plots.plot_curves(_diagnostic(), tmp_path / "snr.png", x="beta", y=["snr", "bias"],
+                            logx=True, logy=True, title="SNR")
+    assert _is_png(out)
+    with pytest.raises(ValueError, match="nope"):
+        plots.plot_curves(_diagnostic(), tmp_path / "x.png", x="beta", y=["nope"])
+
+
+def test_plot_any_dispatch(tmp_path, monkeypatch):
+    called = []
+    for name in ("plot_run", "plot_sweep", "plot_curves"):
+        original = getattr(plots, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            called.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(plots, name, spy)
+    assert _is_png(plots.plot_any(_run(), tmp_path / "a.png"))
+    assert _is_png(plots.plot_any(_sweep(), tmp_path / "b.png"))
+    diag = results.load(results.write(_diagnostic(), tmp_path / "diag.nc"))
+    assert _is_png(plots.plot_any(diag, tmp_path / "c.png"))
+    assert called == ["plot_run", "plot_sweep", "plot_curves"]
+    with pytest.raises(ValueError, match="don't know"):
+        plots.plot_any(xr.Dataset({"a": ("k", [1.0])}), tmp_path / "d.png")
+
+
+def test_plots_have_no_pyplot_side_effects(tmp_path):
+    import sys
+
+    plots.plot_run(_run(), tmp_path / "run.png")
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []

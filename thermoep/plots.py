@@ -1,0 +1,251 @@
+"""PNG figures from result Datasets (results.py schema, DESIGN.md §5).
+
+Figures are drawn on a standalone ``matplotlib.figure.Figure`` rendered by Agg, so nothing touches
+pyplot's global state or the user's backend, at import time or later.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from .results import check_writable
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+DPI = 120
+SWEEP_DIMS = ("estimator", "beta", "seed")
+_TITLE_KEYS = ("estimator", "sampler", "energy", "dataset", "beta", "temperature", "seed")
+
+__all__ = ["plot_any", "plot_curves", "plot_run", "plot_sweep"]
+
+
+def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    """A new Agg-rendered figure with ``ncols`` axes side by side."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0 * ncols, 4.0), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Save as PNG and release the figure."""
+    path = check_writable(path)
+    try:
+        fig.savefig(path, format="png", dpi=DPI)
+    finally:
+        fig.clear()
+    return path
+
+
+def _title(ds: xr.Dataset) -> str:
+    """"name — key=value, ..." from the dataset's attrs."""
+    parts = [f"{k}={ds.attrs[k]}" for k in _TITLE_KEYS if k in ds.attrs and k not in ds.dims]
+    name = str(ds.attrs.get("name", ""))
+    return " — ".join(p for p in (name, ", ".join(parts)) if p)
+
+
+def _set_xscale(ax: Axes, values: np.ndarray, log: bool) -> None:
+    """Log x-axis (symlog if there are non-positive values) when ``log`` is true."""
+    if not log:
+        return
+    values = np.asarray(values, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size and np.all(values[np.isfinite(values)] > 0):
+        ax.set_xscale("log")
+    elif positive.size:
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+
+
+def _spans_decade(values: np.ndarray) -> bool:
+    positive = np.asarray(values, dtype=float)
+    positive = positive[np.isfinite(positive) & (positive > 0)]
+    return positive.size > 1 and positive.max() / positive.min() > 10.0
+
+
+def _lines(da: xr.DataArray, x: str) -> list[tuple[str, xr.DataArray]]:
+    """Split ``da`` into 1-D lines along ``x``: one per combination of the other dims' values."""
+    others = [d for d in da.dims if d != x]
+    lines = []
+    for idx in itertools.product(*(range(da.sizes[d]) for d in others)):
+        sel = dict(zip(others, idx, strict=True))
+        values = {d: (da[d].values[i] if d in da.coords else i) for d, i in sel.items()}
+        if len(values) == 1:
+            label = str(next(iter(values.values())))
+        else:
+            label = ", ".join(f"{d}={v}" for d, v in values.items())
+        lines.append((label, da.isel(sel)))
+    return lines
+
+
+def _final(da: xr.DataArray) -> xr.DataArray:
+    """The last non-NaN value along ``epoch`` (runs of different lengths are NaN padded)."""
+    valid = da.notnull()
+    steps = xr.DataArray(np.arange(da.sizes["epoch"]), dims="epoch")
+    last = (valid * steps).max("epoch")
+    return da.isel(epoch=last)
+
+
+def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """1×2 figure: train/test accuracy vs epoch and train/test loss vs epoch."""
+    extra = {d: n for d, n in ds.sizes.items() if d != "epoch"}
+    if "epoch" not in ds.dims or any(n > 1 for n in extra.values()):
+        raise ValueError(
+            f"plot_run needs a single run with dim 'epoch' only, got dims {dict(ds.sizes)}; "
+            "use plot_sweep for sweeps"
+        )
+    ds = ds.isel({d: 0 for d in extra})
+    fig, (acc, loss) = _figure(2)
+    epoch = ds["epoch"].values
+    for ax, kind in ((acc, "accuracy"), (loss, "loss")):
+        drawn = False
+        for split in ("train", "test"):
+            name = f"{split}_{kind}"
+            if name in ds.data_vars:
+                ax.plot(epoch, ds[name].values, marker="o", markersize=3, label=split)
+                drawn = True
+        if drawn:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, f"no {kind} recorded", ha="center", va="center",
+                    transform=ax.transAxes)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel(kind)
+        ax.grid(alpha=0.3)
+    fig.suptitle(_title(ds) or "run")
+    return _save(fig, path)
+
+
+def plot_sweep(ds: xr.Dataset, path: str | os.PathLike, *, var: str = "test_accuracy") -> Path:
+    """Final-epoch ``var`` vs beta, one line per estimator (mean ± std over seed if present).
+
+    Without a beta dim, plots ``var`` vs epoch instead. The x-axis is logarithmic when the positive
+    betas span more than one decade.
+    """
+    if var not in ds.data_vars:
+        raise ValueError(f"plot_sweep needs variable {var!r}; present: {sorted(ds.data_vars)}")
+    da = ds[var]
+    if "epoch" not in da.dims:
+        raise ValueError(f"{var!r} has no 'epoch' dim (dims: {da.dims})")
+    x = "beta" if "beta" in da.dims else "epoch"
+    if x == "beta":
+        da = _final(da)
+    if "seed" in da.dims:
+        mean, std = da.mean("seed", skipna=True), da.std("seed", skipna=True)
+        show_std = da.sizes["seed"] > 1
+    else:
+        mean, std, show_std = da, xr.zeros_like(da), False
+    fig, (ax,) = _figure(1)
+    lines = list(zip(_lines(mean, x), _lines(std, x), strict=True))
+    for (label, m), (_, s) in lines:
+        xs = m[x].values
+        order = np.argsort(xs, kind="stable")
+        ys, es = m.values[order], s.values[order]
+        ax.plot(xs[order], ys, marker="o", markersize=4, label=label or var)
+        if show_std:
+            ax.fill_between(xs[order], ys - es, ys + es, alpha=0.2)
+    if x == "beta":
+        _set_xscale(ax, mean["beta"].values, _spans_decade(mean["beta"].values))
+    ax.set_xlabel("β" if x == "beta" else "epoch")
+    if x == "epoch":
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ylabel = f"final {var}" if x == "beta" else var
+    ax.set_ylabel(ylabel + (" (mean ± std over seeds)" if show_std else ""))
+    if len(lines) > 1 or "estimator" in mean.dims:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.suptitle(_title(ds) or "sweep")
+    return _save(fig, path)
+
+
+def plot_curves(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    x: str,
+    y: Sequence[str],
+    logx: bool = False,
+    logy: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Generic line plot of variables ``y`` against coordinate ``x`` (e.g. x="beta", y=["snr"]).
+
+    A y variable with extra dims (e.g. ``estimator``) gets one line per value.
+    """
+    if isinstance(y, str):
+        y = [y]
+    if not y:
+        raise ValueError("plot_curves needs at least one y variable")
+    if x not in ds.dims:
+        if x in ds.variables and ds[x].ndim == 1:
+            ds = ds.swap_dims({ds[x].dims[0]: x})
+        else:
+            raise ValueError(f"x={x!r} is not a dim or 1-D coordinate; dims: {tuple(ds.dims)}")
+    missing = [name for name in y if name not in ds.variables]
+    if missing:
+        raise ValueError(f"variables {missing} not in dataset; present: {sorted(ds.data_vars)}")
+    fig, (ax,) = _figure(1)
+    n_lines = 0
+    for name in y:
+        da = ds[name]
+        if x not in da.dims:
+            raise ValueError(f"variable {name!r} does not vary along {x!r} (dims: {da.dims})")
+        for label, line in _lines(da, x):
+            xs = line[x].values
+            order = np.argsort(xs, kind="stable")
+            text = f"{name} ({label})" if label and len(y) > 1 else (label or name)
+            ax.plot(xs[order], line.values[order], marker="o", markersize=3, label=text)
+            n_lines += 1
+    _set_xscale(ax, ds[x].values, logx)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y[0] if len(y) == 1 else "value")
+    if n_lines > 1:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.suptitle(title if title is not None else (_title(ds) or ", ".join(y)))
+    return _save(fig, path)
+
+
+def _truthy(value: Any) -> bool:
+    """attrs flags come back from netCDF as ints or strings."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def plot_any(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Pick the plot for ``ds``: diagnostic → plot_curves, sweep → plot_sweep, run → plot_run."""
+    if ds.attrs.get("kind") == "diagnostic":
+        if "x" not in ds.attrs:
+            raise ValueError("diagnostic dataset needs attrs['x'] naming its x coordinate")
+        x = str(ds.attrs["x"])
+        x_dim = ds[x].dims[0] if x in ds.variables and ds[x].ndim == 1 else x
+        y = [k for k, v in ds.data_vars.items()
+             if x_dim in v.dims and k != x and np.issubdtype(v.dtype, np.number)]
+        return plot_curves(
+            ds, path, x=x, y=y, logx=_truthy(ds.attrs.get("logx", False)),
+            logy=_truthy(ds.attrs.get("logy", False)), title=ds.attrs.get("title"),
+        )
+    if "epoch" in ds.dims and any(d in ds.dims for d in SWEEP_DIMS):
+        return plot_sweep(ds, path)
+    if set(ds.dims) == {"epoch"}:
+        return plot_run(ds, path)
+    raise ValueError(
+        f"don't know how to plot a dataset with dims {tuple(ds.dims)} and "
+        f"kind={ds.attrs.get('kind')!r}; expected 'epoch' (run), 'epoch' with any of {SWEEP_DIMS} "
+        "(sweep), or attrs kind='diagnostic' with attrs x"
+    )

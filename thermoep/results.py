@@ -1,0 +1,296 @@
+"""Result files: one xarray Dataset per run or sweep, written atomically as netCDF (DESIGN.md §5).
+
+A run has dim ``epoch`` (coords 1..E) and one float64 variable per metric; a sweep adds dims such
+as ``estimator``, ``beta``, ``seed``. The attrs hold the full config (JSON) and the package version,
+so a result file alone reproduces its run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+SCHEMA_VERSION = 1
+EPOCH_VARIABLES = (
+    "train_accuracy", "test_accuracy", "train_loss", "test_loss", "nudged_phases",
+    "wall_seconds", "residual", "acceptance", "beta", "p_std", "lr",
+)
+_UNITS = {"wall_seconds": "s"}
+# attrs written by this module; config keys with these names stay only in the JSON "config" attr
+_RESERVED_ATTRS = ("config", "thermoep_version", "schema_version", "created", "name", "kind",
+                   "run_configs")
+
+__all__ = [
+    "EPOCH_VARIABLES", "SCHEMA_VERSION", "check_writable", "combine_runs", "config_of", "load",
+    "run_dataset", "summary_table", "write",
+]
+
+
+def _version() -> str:
+    """The installed thermoep version, imported lazily; "unknown" if unavailable."""
+    try:
+        from thermoep import __version__
+    except ImportError:
+        return "unknown"
+    return str(__version__)
+
+
+def _jsonable(obj: Any, where: str = "config") -> Any:
+    """Convert ``obj`` to plain JSON types (Paths → str, tuples/sets → lists, numpy → Python)."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (set, frozenset)):
+        obj = sorted(obj, key=repr)
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return _jsonable(obj.value, where)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj), where)
+    if hasattr(obj, "tolist"):  # numpy arrays, torch tensors
+        return _jsonable(obj.tolist(), where)
+    raise TypeError(
+        f"{where} = {obj!r} ({type(obj).__name__}) is not JSON-serialisable; accepted: None, "
+        "bool, int, float, str, Path, Enum, dict, list/tuple/set, numpy/torch scalars and arrays"
+    )
+
+
+def _flat_attrs(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level scalar config entries as netCDF-safe attrs (bools as int, None skipped)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in _RESERVED_ATTRS or value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = int(value)
+        elif isinstance(value, (str, int, float)):
+            out[key] = value
+    return out
+
+
+def _attrs(config: Mapping[str, Any], *, name: str, kind: str) -> dict[str, Any]:
+    """The standard attrs: JSON config, version, schema, creation time, name, flat config keys."""
+    attrs: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "config": json.dumps(config),
+        "thermoep_version": _version(),
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    attrs.update(_flat_attrs(config))
+    return attrs
+
+
+def _as_float(value: Any, key: str, epoch: int) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"history[{epoch - 1}][{key!r}] = {value!r} is not a number; metrics must be floats"
+        ) from None
+
+
+def run_dataset(
+    history: Sequence[Mapping[str, float]], config: Mapping[str, Any], *, name: str = "run"
+) -> xr.Dataset:
+    """One run as a Dataset: dim ``epoch`` (1..E), a float64 variable per metric, config in attrs.
+
+    Metrics missing from an epoch's dict are NaN. Known metrics (EPOCH_VARIABLES) come first.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    cfg = _jsonable(config)
+    present = {k for row in history for k in row}
+    keys = [k for k in EPOCH_VARIABLES if k in present]
+    keys += [k for k in dict.fromkeys(k for row in history for k in row) if k not in keys]
+    epochs = np.arange(1, len(history) + 1, dtype=np.int64)
+    data = {
+        key: (
+            "epoch",
+            np.array(
+                [_as_float(row.get(key), key, e) for e, row in zip(epochs, history, strict=True)],
+                dtype=np.float64,
+            ),
+            {"units": _UNITS[key]} if key in _UNITS else {},
+        )
+        for key in keys
+    }
+    return xr.Dataset(data, coords={"epoch": epochs}, attrs=_attrs(cfg, name=name, kind="run"))
+
+
+def config_of(ds: xr.Dataset) -> dict:
+    """The full config dict stored in ``ds.attrs["config"]``."""
+    if "config" not in ds.attrs:
+        raise ValueError(f"dataset has no 'config' attr; attrs present: {sorted(ds.attrs)}")
+    return json.loads(ds.attrs["config"])
+
+
+def combine_runs(
+    datasets: Sequence[xr.Dataset], dims: Mapping[str, Sequence], *, name: str = "sweep"
+) -> xr.Dataset:
+    """Stack runs along sweep dims, e.g. ``{"estimator": [...], "beta": [...], "seed": [...]}``.
+
+    ``dims[d][i]`` is run i's coordinate along d. The result has dims ``(*dims, "epoch")``; missing
+    combinations and shorter runs are NaN padded. attrs["config"] keeps the config entries shared by
+    all runs; attrs["run_configs"] (JSON) lists each run's coords and full config.
+    """
+    if not datasets:
+        raise ValueError("combine_runs needs at least one dataset, got none")
+    if not dims:
+        raise ValueError("combine_runs needs at least one sweep dim, e.g. {'seed': [0, 1]}")
+    n = len(datasets)
+    for dim, values in dims.items():
+        if dim == "epoch":
+            raise ValueError("'epoch' cannot be a sweep dim")
+        if len(values) != n:
+            raise ValueError(
+                f"dims[{dim!r}] has {len(values)} values, expected one per run ({n} runs)"
+            )
+    for i, ds in enumerate(datasets):
+        if "epoch" not in ds.dims:
+            raise ValueError(f"datasets[{i}] has no 'epoch' dim (dims: {tuple(ds.dims)})")
+        clash = [d for d in dims if d in ds.variables or d in ds.dims]
+        if clash:
+            raise ValueError(f"datasets[{i}] already has variables/dims named {clash}")
+    keys = list(zip(*(list(v) for v in dims.values()), strict=True))
+    dupes = [k for k, c in Counter(keys).items() if c > 1]
+    if dupes:
+        raise ValueError(
+            f"runs must have distinct coordinates over {list(dims)}; repeated: {dupes}"
+        )
+
+    stacked = xr.concat(
+        list(datasets), dim="run", join="outer", fill_value=np.nan, data_vars="all",
+        coords="different", compat="equals", combine_attrs="drop_conflicts",
+    )
+    index = pd.MultiIndex.from_arrays([np.asarray(v) for v in dims.values()], names=list(dims))
+    stacked = stacked.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "run"))
+    out = stacked.unstack("run", fill_value=np.nan)
+    out = out.reindex({d: pd.unique(np.asarray(v)) for d, v in dims.items()})  # given order
+    out = out.transpose(*dims, "epoch", ...)
+
+    configs = [config_of(ds) if "config" in ds.attrs else {} for ds in datasets]
+    common = {k: v for k, v in configs[0].items() if all(c.get(k, object()) == v for c in configs)}
+    runs = [
+        {"coords": {d: _jsonable(v) for d, v in zip(dims, key, strict=True)}, "config": cfg}
+        for key, cfg in zip(keys, configs, strict=True)
+    ]
+    out.attrs = _attrs(common, name=name, kind="sweep")
+    out.attrs["run_configs"] = json.dumps(runs)
+    return out
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise ValueError unless ``path`` can be written: parent dir exists and is writable."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"output path {str(path)!r} is a directory; give a file name, e.g. run.nc")
+    parent = path.parent
+    if not parent.exists():
+        raise ValueError(f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {str(path)!r}: directory {str(parent)!r} is not writable")
+    return path
+
+
+def _engine() -> tuple[str, str]:
+    """(engine, format): netCDF4 if importable, else h5netcdf, else scipy (netCDF3)."""
+    for modules, engine in ((("netCDF4",), "netcdf4"), (("h5netcdf", "h5py"), "h5netcdf")):
+        try:
+            for module in modules:
+                importlib.import_module(module)
+        except ImportError:
+            continue
+        return engine, "NETCDF4"
+    return "scipy", "NETCDF3_64BIT"
+
+
+def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """netCDF-safe attrs: drop None, bools → int, dicts/lists of non-numbers → JSON strings."""
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            value = int(value)
+        elif isinstance(value, (Mapping, PurePath)) or (
+            isinstance(value, (list, tuple)) and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
+            value = json.dumps(_jsonable(value, f"attrs[{key!r}]"))
+        out[key] = value
+    return out
+
+
+def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` atomically as netCDF: to ``<path>.tmp`` in the same dir, then rename."""
+    path = check_writable(path)
+    tmp = path.with_name(path.name + ".tmp")
+    engine, fmt = _engine()
+    ds = ds.copy(deep=False)
+    ds.attrs = _clean_attrs(ds.attrs)
+    try:
+        ds.to_netcdf(tmp, engine=engine, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> xr.Dataset:
+    """Read a result file fully into memory and close it (so it can be overwritten)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"result file not found: {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"result path {str(path)!r} is a directory, expected a netCDF file")
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+def _py(value: Any) -> Any:
+    """numpy scalar → Python scalar (ints stay int, strings stay str)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def summary_table(ds: xr.Dataset) -> list[dict]:
+    """Rows for printing: one per epoch (per sweep point and epoch); all-NaN rows are dropped.
+
+    Each row holds the dim coordinates (sweep dims first, then ``epoch``) and the variables that
+    have an ``epoch`` dim.
+    """
+    if "epoch" not in ds.dims:
+        raise ValueError(f"summary_table needs an 'epoch' dim, got dims {tuple(ds.dims)}")
+    names = [k for k, v in ds.data_vars.items() if "epoch" in v.dims]
+    if not names:
+        return []
+    sub = ds[names]
+    order = [d for d in sub.dims if d != "epoch"] + ["epoch"]
+    frame = sub.transpose(*order).to_dataframe().reset_index()
+    frame = frame[order + names].dropna(subset=names, how="all")
+    return [{k: _py(v) for k, v in row.items()} for row in frame.to_dict("records")]
