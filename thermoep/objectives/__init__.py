@@ -1,5 +1,6 @@
 """Gradient estimators (one file per family) and the references they are tested against."""
 
+from .backprop import Backprop
 from .base import Estimator
 from .centered import Centered
 from .gradient import Gradient
@@ -13,7 +14,8 @@ ESTIMATORS = {
     "centered": Centered,
     "finite-nudge": FiniteNudge,
     "path-integral": PathIntegral,
+    "backprop": Backprop,
 }
 
-__all__ = ["ESTIMATORS", "Centered", "Estimator", "FiniteNudge", "Gradient", "OneSided",
+__all__ = ["ESTIMATORS", "Backprop", "Centered", "Estimator", "FiniteNudge", "Gradient", "OneSided",
            "PathIntegral", "bptt_grad", "gaussian_grad_L", "implicit_grad"]

@@ -24,15 +24,19 @@ from .base import Phase
 
 
 class Relaxation:
-    """T = 0 "sampler": the nudged phase warm-starts from the free fixed point."""
+    """T = 0 "sampler": at most ``steps`` steps from the zero state for the free phase, and
+    ``nudged_steps`` (default: ``steps``) for a phase warm-started from a given state (the nudged
+    phases start from the free fixed point)."""
 
     temperature = 0.0
     deterministic = True
     chains = 1
 
-    def __init__(self, steps: int = 30, *, step_size: float = 1.0, tol: float = 0.0,
-                 mode: str = "blocks") -> None:
+    def __init__(self, steps: int = 30, *, nudged_steps: int | None = None,
+                 step_size: float = 0.5, tol: float = 0.0, mode: str = "blocks") -> None:
         self.steps = _checks.positive_int("steps", steps)
+        self.nudged_steps = self.steps if nudged_steps is None else _checks.positive_int(
+            "nudged_steps", nudged_steps)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.tol = _checks.positive_float("tol", tol, allow_zero=True)
         if mode not in ("blocks", "jacobi"):
@@ -40,8 +44,8 @@ class Relaxation:
         self.mode = mode
 
     def __repr__(self) -> str:
-        return (f"Relaxation(steps={self.steps}, step_size={self.step_size}, tol={self.tol}, "
-                f"mode={self.mode!r})")
+        return (f"Relaxation(steps={self.steps}, nudged_steps={self.nudged_steps}, "
+                f"step_size={self.step_size}, tol={self.tol}, mode={self.mode!r})")
 
     def settle(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
                init: State | None = None, steps: int | None = None,
@@ -82,8 +86,9 @@ class Relaxation:
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:
+        steps = self.steps if init is None else self.nudged_steps
         with torch.no_grad():
-            s, residual, taken = self.settle(energy, cost, x, y, nudge, init)
+            s, residual, taken = self.settle(energy, cost, x, y, nudge, init, steps)
             B = x.shape[0]
             grad = {k: v / B for k, v in energy.param_grad(x, s).items()}
             return Phase(

@@ -1,0 +1,54 @@
+"""Atomic training checkpoints: model, optimizer, scheduler, RNG states, metrics so far.
+
+Saved as plain tensors and containers (no pickled modules), so ``torch.load(weights_only=True)``
+reads them safely.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+
+def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, generator,
+         history: list[dict], config: dict) -> Path:
+    """Write ``path`` atomically (``.tmp`` then rename)."""
+    path = Path(path)
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+        "config": config,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def restore(state: dict, *, model, optimizer, scheduler, generator) -> tuple[int, list[dict]]:
+    """Load a checkpoint into live objects; returns (last finished epoch, history)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["epoch"]), list(state["history"])

@@ -1,0 +1,52 @@
+"""``thermoep report RESULTS.nc``: print the table and draw the PNG plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .app import USER_ERRORS, app, fail, out
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="A results file written by train, sweep or "
+                                              "diagnose.")],
+    png: Annotated[Path | None, typer.Option(help="Where to write the plot (default: next to "
+                                                  "the results file, .png).")] = None,
+    rows: Annotated[int, typer.Option(help="Print at most this many rows (last ones).")] = 40,
+) -> None:
+    """Print a results file's table and write its plot (accuracy/loss vs epoch, accuracy vs β
+    per estimator for sweeps, curves for diagnostics)."""
+    from .. import plots, results
+
+    try:
+        ds = results.load(path)
+        table_rows = results.summary_table(ds)
+        png = path.with_suffix(".png") if png is None else png
+        plots.plot_any(ds, png)
+    except USER_ERRORS as exc:
+        fail(exc)
+    title = ds.attrs.get("name", path.name)
+    table = Table(title=f"{title} ({path})")
+    cols = list(table_rows[0]) if table_rows else []
+    for c in cols:
+        table.add_column(c, justify="right")
+    for r in table_rows[-rows:]:
+        table.add_row(*(_fmt(c, r[c]) for c in cols))
+    out.print(table)
+    out.print(f"plot: {png}")
+
+
+def _fmt(name: str, v) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "–"
+        if "accuracy" in name:
+            return f"{v:.2%}"
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,121 @@
+"""``thermoep train``: parse options into a TrainConfig and call ``experiment.run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..data import DATASETS
+from ..energies.hopfield import ACTIVATIONS
+from ..experiment import OPTIMIZERS, SAMPLER_NAMES, SCHEDULES, TrainConfig
+from ..objectives import ESTIMATORS
+from ..training import TrainingDiverged
+from .app import USER_ERRORS, _hidden, app, fail, out
+
+D, M, E, S, O, R = ("Data", "Model", "Estimator", "Sampler", "Optimisation", "Run")
+
+
+@app.command()
+def train(
+    beta: Annotated[float | None, typer.Option(help="Nudging strength β (default: 1.0 for "
+                    "finite-nudge/path-integral, 0.2 otherwise).", rich_help_panel=E)] = None,
+    path_integral: Annotated[bool, typer.Option("--path-integral", help="Shorthand for "
+                             "--estimator path-integral.", rich_help_panel=E)] = False,
+    estimator: Annotated[str, typer.Option(help=f"Gradient estimator: {', '.join(ESTIMATORS)}.",
+                                           rich_help_panel=E)] = "centered",
+    nodes: Annotated[int, typer.Option(help="Gauss–Legendre nodes of the path integral.",
+                                       rich_help_panel=E)] = 4,
+    temperature: Annotated[float | None, typer.Option(help="Temperature T (0 = deterministic "
+                           "relaxation; default 0.01 for Langevin, 1 for Gibbs).",
+                           rich_help_panel=E)] = None,
+    sampler: Annotated[str | None, typer.Option(help=f"Sampler: {', '.join(SAMPLER_NAMES)} "
+                       "(default: relax at T = 0, langevin at T > 0, gibbs for --binary).",
+                       rich_help_panel=S)] = None,
+    steps: Annotated[int | None, typer.Option(help="Relaxation steps / Markov-chain steps per "
+                     "phase (default 20 relax, 30 MC).", rich_help_panel=S)] = None,
+    nudged_steps: Annotated[int | None, typer.Option(help="Relaxation steps of nudged phases "
+                            "(warm-started; default steps/2).", rich_help_panel=S)] = None,
+    burn_in: Annotated[int | None, typer.Option(help="Discarded MC steps per phase (default "
+                       "steps/3).", rich_help_panel=S)] = None,
+    chains: Annotated[int | None, typer.Option(help="Chains per input (default 4 for MC).",
+                      rich_help_panel=S)] = None,
+    step_size: Annotated[float | None, typer.Option(help="Relaxation / Langevin step size.",
+                         rich_help_panel=S)] = None,
+    dataset: Annotated[str, typer.Option(help=f"Dataset: {', '.join(DATASETS)} (digits is "
+                                         "embedded).", rich_help_panel=D)] = "digits",
+    data_dir: Annotated[Path | None, typer.Option(help="Directory with the dataset's standard "
+                        "files (also $THERMOEP_DATA).", rich_help_panel=D)] = None,
+    limit_train: Annotated[int | None, typer.Option(help="Use the first N training examples.",
+                           rich_help_panel=D)] = None,
+    limit_test: Annotated[int | None, typer.Option(help="Use the first N test examples.",
+                          rich_help_panel=D)] = None,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.",
+                                        rich_help_panel=M)] = "128",
+    activation: Annotated[str, typer.Option(help=f"Activation: {', '.join(ACTIVATIONS)}.",
+                                            rich_help_panel=M)] = "tanh",
+    binary: Annotated[bool, typer.Option("--binary", help="Binary stochastic units "
+                      "(LayeredBoltzmann, Gibbs sampling).", rich_help_panel=M)] = False,
+    cost: Annotated[str, typer.Option(help="Cost: squared-error or cross-entropy.",
+                                      rich_help_panel=M)] = "squared-error",
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 20; 15 with a "
+                      "Monte-Carlo sampler).", rich_help_panel=O)] = None,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.", rich_help_panel=O)] = 32,
+    optimizer: Annotated[str, typer.Option(help=f"Optimizer: {', '.join(OPTIMIZERS)}.",
+                                           rich_help_panel=O)] = "adam",
+    lr: Annotated[float, typer.Option(help="Learning rate.", rich_help_panel=O)] = 2e-3,
+    momentum: Annotated[float, typer.Option(help="SGD momentum.", rich_help_panel=O)] = 0.9,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.",
+                                                rich_help_panel=O)] = 0.0,
+    schedule: Annotated[str, typer.Option(help=f"LR schedule: {', '.join(SCHEDULES)}.",
+                                          rich_help_panel=O)] = "cosine",
+    seed: Annotated[int, typer.Option(help="Seed of every random number.",
+                                      rich_help_panel=R)] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].",
+                                        rich_help_panel=R)] = "auto",
+    dtype: Annotated[str, typer.Option(help="float32 or float64.",
+                                       rich_help_panel=R)] = "float32",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Results file (netCDF; default "
+                        "runs/<dataset>-<estimator>.nc).", rich_help_panel=R)] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs (0 = never);"
+                                " written next to --out as .ckpt.", rich_help_panel=R)] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume from the checkpoint next to "
+                      "--out.", rich_help_panel=R)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.",
+                     rich_help_panel=R)] = False,
+) -> None:
+    """Train a network with an EP estimator and write per-epoch results (netCDF, xarray).
+
+    Example: thermoep train --beta 1.0 --path-integral
+    """
+    from .. import experiment
+
+    if path_integral:
+        estimator = "path-integral"
+    try:
+        cfg = TrainConfig(
+            dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
+            limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
+            activation=activation, binary=binary, cost=cost, estimator=estimator, beta=beta,
+            nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
+            nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
+            epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+            weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, dtype=dtype,
+        ).resolved()
+        if out_path is None:
+            out_path = Path("runs") / f"{cfg.dataset}-{cfg.estimator}.nc"
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+        if not quiet:
+            out.print(f"[bold]thermoep train[/] {cfg.dataset}: {cfg.estimator} β={cfg.beta} "
+                      f"T={cfg.temperature} sampler={cfg.sampler} hidden={list(cfg.hidden)} "
+                      f"epochs={cfg.epochs}")
+        ds = experiment.run(cfg, out=out_path, checkpoint_every=checkpoint_every, resume=resume,
+                            quiet=quiet)
+    except TrainingDiverged as exc:
+        fail(f"{exc}; the last good checkpoint (if any) is kept")
+    except USER_ERRORS as exc:
+        fail(exc)
+    if not quiet:
+        acc = ds["test_accuracy"].values
+        out.print(f"final test accuracy {acc[-1]:.2%} (best {acc.max():.2%}); results: {out_path}")

@@ -1,0 +1,254 @@
+"""One typed configuration for a training run, and the function that carries it out.
+
+``TrainConfig`` holds every hyper-parameter (frozen, keyword-only; unknown or invalid options raise
+with the accepted values). ``build`` turns it into live objects through the registries
+(ESTIMATORS, SAMPLERS, ...); ``run`` trains, checkpoints and writes the results file. The CLI only
+parses arguments into a ``TrainConfig`` and calls ``run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import _checks, checkpoints, results
+from .costs import COSTS
+from .data import DATASETS, load_dataset
+from .energies import LayeredBoltzmann, LayeredHopfield
+from .energies.hopfield import ACTIVATIONS
+from .objectives import ESTIMATORS
+from .progress import make_reporter
+from .samplers import Gibbs, Langevin, Relaxation
+from .training import fit
+
+STOCHASTIC_ESTIMATORS = ("finite-nudge", "path-integral")
+SAMPLER_NAMES = ("relax", "langevin", "mala", "gibbs")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Every setting of a run. ``None`` means "the default for this estimator/sampler"."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+    hidden: tuple[int, ...] = (128,)
+    activation: str = "tanh"
+    binary: bool = False
+    cost: str = "squared-error"
+    estimator: str = "centered"
+    beta: float | None = None
+    nodes: int = 4
+    temperature: float | None = None
+    sampler: str | None = None
+    steps: int | None = None
+    nudged_steps: int | None = None
+    burn_in: int | None = None
+    chains: int | None = None
+    step_size: float | None = None
+    epochs: int | None = None
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    extra: dict = field(default_factory=dict)
+
+    # -- defaults that depend on other settings -------------------------------------------------
+    def resolved(self) -> TrainConfig:
+        """Fill every ``None`` with its documented default and validate everything."""
+        est = self.estimator
+        if est not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {est!r}; choose one of {sorted(ESTIMATORS)}")
+        stochastic = est in STOCHASTIC_ESTIMATORS or (self.temperature or 0) > 0
+        sampler = self.sampler or (("gibbs" if self.binary else "langevin") if stochastic
+                                   else "relax")
+        if sampler not in SAMPLER_NAMES:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLER_NAMES)}")
+        if est == "backprop" and sampler != "relax":
+            raise ValueError("the backprop baseline needs --sampler relax")
+        temperature = self.temperature
+        if temperature is None:
+            temperature = 0.0 if sampler == "relax" else (1.0 if sampler == "gibbs" else 0.01)
+        temperature = _checks.positive_float("temperature", temperature, allow_zero=True)
+        if sampler == "relax" and temperature > 0:
+            raise ValueError(f"--sampler relax is the T = 0 relaxation; got temperature="
+                             f"{temperature} (use langevin, mala or gibbs for T > 0)")
+        if sampler != "relax" and temperature == 0:
+            raise ValueError(f"sampler {sampler!r} needs temperature > 0, got 0 (use relax)")
+        if self.binary and sampler not in ("gibbs",):
+            raise ValueError(f"binary units need --sampler gibbs, got {sampler!r}")
+        if not self.binary and sampler == "gibbs":
+            raise ValueError("--sampler gibbs needs binary units (--binary)")
+        beta = self.beta if self.beta is not None else (1.0 if est in STOCHASTIC_ESTIMATORS
+                                                        else 0.2)
+        beta = _checks.finite_float("beta", beta)
+        if beta == 0.0 and est != "backprop":
+            raise ValueError(f"beta must be non-zero for the {est!r} estimator (L_β = J_β/β), "
+                             "got 0")
+        mc = sampler != "relax"
+        steps = self.steps or (30 if mc else 20)
+        epochs = self.epochs or (15 if mc else 20)
+        burn_in = self.burn_in if self.burn_in is not None else (steps // 3 if mc else 0)
+        chains = self.chains or (4 if mc else 1)
+        step_size = self.step_size or (0.2 if sampler in ("langevin", "mala") else 0.5)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
+                             f"{sorted(DATASETS)}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of "
+                             f"{sorted(ACTIVATIONS)}")
+        if self.cost not in COSTS:
+            raise ValueError(f"unknown cost {self.cost!r}; choose one of {sorted(COSTS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of "
+                             f"{list(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of "
+                             f"{list(SCHEDULES)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        _checks.positive_int("epochs", epochs)
+        _checks.positive_int("batch_size", self.batch_size)
+        for h in self.hidden:
+            _checks.positive_int("hidden layer size", h)
+        _checks.positive_float("lr", self.lr)
+        _checks.positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        return dataclasses.replace(
+            self, sampler=sampler, temperature=temperature, beta=beta, steps=steps, epochs=epochs,
+            burn_in=burn_in, chains=chains, step_size=step_size,
+            nudged_steps=self.nudged_steps or (steps if mc else max(steps // 2, 1)),
+        )
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def make_sampler(cfg: TrainConfig):
+    if cfg.sampler == "relax":
+        return Relaxation(steps=cfg.steps, nudged_steps=cfg.nudged_steps,
+                          step_size=cfg.step_size)
+    if cfg.sampler in ("langevin", "mala"):
+        return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
+                        temperature=cfg.temperature, metropolis=cfg.sampler == "mala",
+                        chains=cfg.chains)
+    return Gibbs(sweeps=cfg.steps, burn_in=cfg.burn_in, temperature=cfg.temperature,
+                 chains=cfg.chains)
+
+
+def make_estimator(cfg: TrainConfig, sampler):
+    cls = ESTIMATORS[cfg.estimator]
+    if cfg.estimator == "path-integral":
+        return cls(sampler, cfg.beta, nodes=cfg.nodes)
+    if cfg.estimator == "backprop":
+        return cls(sampler)
+    return cls(sampler, cfg.beta)
+
+
+def build(cfg: TrainConfig):
+    """Live objects for a resolved config: (data, model, cost, estimator, optimizer, scheduler,
+    eval_sampler, generator)."""
+    device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+    data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, limit_train=cfg.limit_train,
+                        limit_test=cfg.limit_test)
+    sizes = [data.input_size, *cfg.hidden, data.num_classes]
+    torch.manual_seed(cfg.seed)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        model = LayeredBoltzmann(sizes) if cfg.binary else LayeredHopfield(sizes, cfg.activation)
+    finally:
+        torch.set_default_dtype(old)
+    model = model.to(device)
+    cost = COSTS[cfg.cost]()
+    sampler = make_sampler(cfg)
+    estimator = make_estimator(cfg, sampler)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs,
+                                                        eta_min=cfg.lr * 1e-2)
+             if cfg.schedule == "cosine" else None)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    if device.type != "cpu":
+        gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    return data, model, cost, estimator, opt, sched, sampler, gen
+
+
+def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Path | None = None,
+        checkpoint_every: int = 0, resume: bool = False, quiet: bool = False):
+    """Train as configured; write results to ``out`` (atomically) and return the Dataset."""
+    cfg = cfg.resolved()
+    if out is not None:
+        out = results.check_writable(out)
+    if checkpoint_every and checkpoint is None:
+        checkpoint = Path(out).with_suffix(".ckpt") if out is not None else None
+    if resume and (checkpoint is None or not Path(checkpoint).is_file()):
+        raise ValueError(f"--resume: no checkpoint found at {checkpoint}")
+    data, model, cost, est, opt, sched, sampler, gen = build(cfg)
+    start, history = 0, []
+    if resume:
+        state = checkpoints.load(checkpoint)
+        if state["config"] != cfg.to_dict():
+            raise ValueError(f"checkpoint {checkpoint} was written by a different config")
+        start, history = checkpoints.restore(state, model=model, optimizer=opt, scheduler=sched,
+                                             generator=gen)
+
+    def on_epoch_end(epoch: int, hist: list[dict]) -> None:
+        if checkpoint is not None and checkpoint_every and (
+                epoch % checkpoint_every == 0 or epoch == cfg.epochs):
+            checkpoints.save(checkpoint, epoch=epoch, model=model, optimizer=opt,
+                             scheduler=sched, generator=gen, history=hist, config=cfg.to_dict())
+
+    history = fit(model, cost, est, opt, data, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                  scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
+                  start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end)
+    config = cfg.to_dict()
+    config["sizes"] = [data.input_size, *cfg.hidden, data.num_classes]
+    config["data_source"] = data.source
+    ds = results.run_dataset(history, config, name=f"{cfg.dataset}-{cfg.estimator}")
+    if out is not None:
+        results.write(ds, out)
+    return ds
+
+
+def seconds_per_epoch(ds) -> float:
+    w = ds["wall_seconds"].values
+    return float(w[-1] / len(w)) if len(w) else math.nan

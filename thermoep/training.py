@@ -1,0 +1,128 @@
+"""The training loop: a function over (model, cost, estimator, optimizer, data).
+
+Per mini-batch: the estimator runs the free phase and its nudged phases and returns ∇θL_β as a
+:class:`~thermoep.Gradient`; ``g.apply_(model)`` writes ``p.grad``; the optimizer steps. Training
+accuracy and loss come from the free phase of each batch (before its update). Evaluation predicts
+from the free phase alone: the settled output at T = 0, the chain-averaged output at T > 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .objectives.base import Estimator
+from .progress import Reporter
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when a loss or gradient becomes non-finite; says where."""
+
+    def __init__(self, epoch: int, batch: int, what: str) -> None:
+        super().__init__(f"training diverged at epoch {epoch}, batch {batch}: {what} is not "
+                         "finite (NaN/inf); lower the learning rate or beta")
+        self.epoch, self.batch = epoch, batch
+
+
+def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 500,
+             generator: torch.Generator | None = None) -> tuple[float, float]:
+    """(accuracy, mean cost) of free-phase predictions (argmax of E_0[s_L])."""
+    correct, total_cost, n = 0, 0.0, x.shape[0]
+    dev, dt = model.device, model.dtype
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            xb = x[i:i + batch_size].to(device=dev, dtype=dt)
+            yb = y[i:i + batch_size].to(dev)
+            yt = cost.target(yb, model.layer_sizes[-1], dtype=dt, device=dev)
+            phase = sampler.run(model, cost, xb, yt, 0.0, generator=generator)
+            correct += int((phase.output.argmax(-1) == yb).sum())
+            total_cost += float(cost.value(phase.output, yt).sum()) if sampler.deterministic \
+                else float(phase.cost.sum())
+    return correct / n, total_cost / n
+
+
+def _free_metric(info: dict, key: str) -> float:
+    return float(info.get(f"free_{key}", math.nan))
+
+
+def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, data, *,
+        epochs: int, batch_size: int, scheduler=None, generator: torch.Generator,
+        eval_sampler=None, history: list[dict] | None = None, start_epoch: int = 0,
+        reporter: Reporter | None = None,
+        on_epoch_end: Callable[[int, list[dict]], None] | None = None,
+        extra_metrics: Callable[[], dict] | None = None) -> list[dict]:
+    """Train for epochs ``start_epoch+1 .. epochs``; returns one metrics dict per epoch.
+
+    ``data`` has ``train_x, train_y, test_x, test_y`` tensors. The batch order comes from
+    ``generator`` (as does every sampler's randomness), so a run resumed from a checkpoint with
+    the saved generator state repeats the uninterrupted run exactly. ``on_epoch_end(epoch,
+    history)`` is called after each epoch (checkpointing); ``scheduler.step()`` once per epoch.
+    """
+    history = [] if history is None else list(history)
+    reporter = reporter or Reporter()
+    eval_sampler = eval_sampler or estimator.sampler
+    n = data.train_x.shape[0]
+    batches = math.ceil(n / batch_size)
+    nudged = int(history[-1]["nudged_phases"]) if history else 0
+    wall = float(history[-1]["wall_seconds"]) if history else 0.0
+    dev, dt = model.device, model.dtype
+    reporter.start(epochs, batches, start_epoch + 1)
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            t0 = time.perf_counter()
+            if hasattr(estimator, "set_epoch"):
+                estimator.set_epoch(epoch - 1, epochs)
+            order = torch.randperm(n, generator=generator)
+            correct, loss_sum, resid, accept = 0, 0.0, [], []
+            for b in range(batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                xb = data.train_x[idx].to(device=dev, dtype=dt)
+                yb = data.train_y[idx].to(dev)
+                g = estimator(model, cost, xb, yb, generator=generator)
+                if not math.isfinite(g.loss):
+                    raise TrainingDiverged(epoch, b, "the free-phase loss")
+                for name, v in g.items():
+                    if not torch.isfinite(v).all():
+                        raise TrainingDiverged(epoch, b, f"the gradient of {name}")
+                g.apply_(model)
+                optimizer.step()
+                nudged += g.nudged_phases
+                batch_correct = int((g.output.argmax(-1) == yb).sum())
+                correct += batch_correct
+                loss_sum += g.loss * len(idx)
+                resid.append(_free_metric(g.stats, "residual"))
+                accept.append(_free_metric(g.stats, "acceptance"))
+                reporter.batch(epoch, b, g.loss, batch_correct / len(idx))
+            lr = float(optimizer.param_groups[0]["lr"])
+            if scheduler is not None:
+                scheduler.step()
+            test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x, data.test_y,
+                                           generator=generator)
+            wall += time.perf_counter() - t0
+            metrics = {
+                "train_accuracy": correct / n,
+                "train_loss": loss_sum / n,
+                "test_accuracy": test_acc,
+                "test_loss": test_loss,
+                "nudged_phases": float(nudged),
+                "wall_seconds": wall,
+                "residual": float(torch.tensor(resid).nanmean()),
+                "acceptance": float(torch.tensor(accept).nanmean()),
+                "lr": lr,
+                "beta": float(estimator.beta),
+            }
+            if hasattr(estimator, "epoch_record"):
+                metrics.update(estimator.epoch_record())
+            if extra_metrics is not None:
+                metrics.update(extra_metrics())
+            history.append(metrics)
+            reporter.epoch(epoch, metrics)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+    finally:
+        reporter.close()
+    return history
