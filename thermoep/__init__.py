@@ -28,7 +28,8 @@ from .samplers import SAMPLERS, Gibbs, Langevin, Relaxation, exact
 __version__ = "0.1.0"
 
 __all__ = [
-    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "Backprop", "Centered", "CrossEntropy", "FiniteNudge",
+    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "Backprop", "Centered", "CrossEntropy",
+    "FiniteNudge",
     "GaussianEnergy", "Gibbs", "Gradient", "Langevin", "LayeredBoltzmann", "LayeredHopfield",
     "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__", "bptt_grad", "exact",
     "gaussian_grad_L", "implicit_grad",

@@ -59,7 +59,9 @@ def layer_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 
 def input_batch(x: torch.Tensor, n_in: int, *, dtype: torch.dtype, device) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape [batch, {n_in}], got {type(x).__name__}")
+        raise TypeError(
+            f"x must be a torch.Tensor of shape [batch, {n_in}], got {type(x).__name__}"
+        )
     if x.dim() != 2 or x.shape[1] != n_in:
         raise ValueError(f"x must have shape [batch, {n_in}], got {list(x.shape)}")
     if not torch.isfinite(x).all():

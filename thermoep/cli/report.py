@@ -33,13 +33,22 @@ def report(
         fail(exc)
     title = ds.attrs.get("name", path.name)
     table = Table(title=f"{title} ({path})")
-    cols = list(table_rows[0]) if table_rows else []
+    cols = [c for c in (table_rows[0] if table_rows else {})
+            if c not in HIDDEN and any(not _isnan(r.get(c)) for r in table_rows)]
     for c in cols:
         table.add_column(c, justify="right")
     for r in table_rows[-rows:]:
         table.add_row(*(_fmt(c, r[c]) for c in cols))
     out.print(table)
     out.print(f"plot: {png}")
+
+
+#: constant or bulky columns left to the file (xarray shows them all)
+HIDDEN = {"lr", "beta", "residual", "acceptance", "test_loss"}
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def _fmt(name: str, v) -> str:

@@ -137,7 +137,7 @@ class LayeredEnergy(nn.Module):
                                  f"{list(t.shape)}")
         return tuple(s)
 
-    # -- energy and its analytic gradients ----------------------------------------------------------
+    # -- energy and its analytic gradients -------------------------------------------------------
     def input_drive(self, x: Tensor) -> Tensor:
         """ρ(s_0) W_1 + b_1 with ρ(s_0) = x: computed once per phase, reused at every step."""
         return x @ self.weights[0] + self.biases[0]

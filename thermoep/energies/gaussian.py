@@ -28,7 +28,8 @@ class GaussianEnergy(LayeredEnergy):
         precision = torch.as_tensor(precision, dtype=self.dtype)
         if precision.shape != (n, n):
             raise ValueError(f"precision must have shape [{n}, {n}], got {list(precision.shape)}")
-        if not torch.allclose(precision, precision.T) or torch.linalg.eigvalsh(precision).min() <= 0:
+        symmetric = torch.allclose(precision, precision.T)
+        if not symmetric or torch.linalg.eigvalsh(precision).min() <= 0:
             raise ValueError("precision must be symmetric positive definite")
         self.register_buffer("precision", precision)
 
