@@ -9,6 +9,7 @@
 Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β − F_0).
 """
 
+from . import checkpoints
 from .costs import COSTS, CrossEntropy, SquaredError
 from .energies import ENERGIES, GaussianEnergy, LayeredBoltzmann, LayeredHopfield
 from .objectives import (
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "Backprop", "Centered", "CrossEntropy",
+    "checkpoints",
     "FiniteNudge",
     "GaussianEnergy", "Gibbs", "Gradient", "Langevin", "LayeredBoltzmann", "LayeredHopfield",
     "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__", "bptt_grad", "exact",

@@ -40,7 +40,8 @@ class TrainConfig:
     data_dir: str | None = None
     limit_train: int | None = None
     limit_test: int | None = None
-    hidden: tuple[int, ...] = (128,)
+    hidden: tuple[int, ...] = (256,)
+    sizes: tuple[int, ...] | None = None
     activation: str = "tanh"
     binary: bool = False
     cost: str = "squared-error"
@@ -100,10 +101,10 @@ class TrainConfig:
                              "got 0")
         mc = sampler != "relax"
         steps = self.steps or (30 if mc else 20)
-        epochs = self.epochs or (15 if mc else 20)
+        epochs = self.epochs or (30 if not mc else 15 if est == "path-integral" else 25)
         burn_in = self.burn_in if self.burn_in is not None else (steps // 3 if mc else 0)
         chains = self.chains or (4 if mc else 1)
-        step_size = self.step_size or (0.2 if sampler in ("langevin", "mala") else 0.5)
+        step_size = self.step_size or (0.4 if sampler in ("langevin", "mala") else 0.5)
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
                              f"{sorted(DATASETS)}")
@@ -126,10 +127,14 @@ class TrainConfig:
         _checks.positive_int("batch_size", self.batch_size)
         for h in self.hidden:
             _checks.positive_int("hidden layer size", h)
+        hidden = self.hidden
+        if self.sizes is not None:  # the full layer list, checked against the data in build()
+            hidden = _checks.layer_sizes(list(self.sizes))[1:-1]
         _checks.positive_float("lr", self.lr)
         _checks.positive_float("weight_decay", self.weight_decay, allow_zero=True)
         return dataclasses.replace(
             self, sampler=sampler, temperature=temperature, beta=beta, steps=steps, epochs=epochs,
+            hidden=tuple(hidden),
             burn_in=burn_in, chains=chains, step_size=step_size,
             nudged_steps=self.nudged_steps or (steps if mc else max(steps // 2, 1)),
         )
@@ -137,6 +142,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        d["sizes"] = None if self.sizes is None else list(self.sizes)
         return d
 
     @classmethod
@@ -146,8 +152,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
         d = dict(d)
-        if "hidden" in d:
-            d["hidden"] = tuple(d["hidden"])
+        for key in ("hidden", "sizes"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         return cls(**d)
 
 
@@ -187,6 +194,13 @@ def build(cfg: TrainConfig):
     data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, limit_train=cfg.limit_train,
                         limit_test=cfg.limit_test)
     sizes = [data.input_size, *cfg.hidden, data.num_classes]
+    if cfg.sizes is not None and (cfg.sizes[0], cfg.sizes[-1]) != (sizes[0], sizes[-1]):
+        raise ValueError(
+            f"layer sizes {list(cfg.sizes)} do not match the data: {cfg.dataset} has "
+            f"{data.input_size} inputs and {data.num_classes} classes, so sizes must be "
+            f"[{data.input_size}, ..., {data.num_classes}]"
+        )
+
     torch.manual_seed(cfg.seed)
     old = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
@@ -212,9 +226,20 @@ def build(cfg: TrainConfig):
     return data, model, cost, estimator, opt, sched, sampler, gen
 
 
+def epoch_checkpoint(checkpoint: str | Path, epoch: int) -> Path:
+    """Path of the per-epoch copy kept with ``keep_checkpoints``: ``<stem>.epoch0003.ckpt``."""
+    p = Path(checkpoint)
+    return p.with_name(f"{p.stem}.epoch{epoch:04d}{p.suffix}")
+
+
 def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Path | None = None,
-        checkpoint_every: int = 0, resume: bool = False, quiet: bool = False):
-    """Train as configured; write results to ``out`` (atomically) and return the Dataset."""
+        checkpoint_every: int = 0, keep_checkpoints: bool = False, resume: bool = False,
+        quiet: bool = False):
+    """Train as configured; write results to ``out`` (atomically) and return the Dataset.
+
+    Every ``checkpoint_every`` epochs the checkpoint (default ``<out>.ckpt``) is rewritten; with
+    ``keep_checkpoints`` a per-epoch copy is kept too (for alignment-over-training diagnostics).
+    """
     cfg = cfg.resolved()
     if out is not None:
         out = results.check_writable(out)
@@ -234,8 +259,11 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
     def on_epoch_end(epoch: int, hist: list[dict]) -> None:
         if checkpoint is not None and checkpoint_every and (
                 epoch % checkpoint_every == 0 or epoch == cfg.epochs):
-            checkpoints.save(checkpoint, epoch=epoch, model=model, optimizer=opt,
-                             scheduler=sched, generator=gen, history=hist, config=cfg.to_dict())
+            kw = dict(epoch=epoch, model=model, optimizer=opt, scheduler=sched, generator=gen,
+                      history=hist, config=cfg.to_dict())
+            checkpoints.save(checkpoint, **kw)
+            if keep_checkpoints:
+                checkpoints.save(epoch_checkpoint(checkpoint, epoch), **kw)
 
     history = fit(model, cost, est, opt, data, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,

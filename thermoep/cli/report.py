@@ -36,13 +36,15 @@ def report(
     cols = [c for c in (table_rows[0] if table_rows else {})
             if c not in HIDDEN and any(not _isnan(r.get(c)) for r in table_rows)]
     for c in cols:
-        table.add_column(c, justify="right")
+        table.add_column(LABELS.get(c, c), justify="right")
     for r in table_rows[-rows:]:
         table.add_row(*(_fmt(c, r[c]) for c in cols))
     out.print(table)
     out.print(f"plot: {png}")
 
 
+LABELS = {"train_accuracy": "train acc", "test_accuracy": "test acc", "train_loss": "loss",
+          "nudged_phases": "nudged", "wall_seconds": "seconds"}
 #: constant or bulky columns left to the file (xarray shows them all)
 HIDDEN = {"lr", "beta", "residual", "acceptance", "test_loss"}
 

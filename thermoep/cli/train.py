@@ -41,8 +41,8 @@ def train(
                        "steps/3).", rich_help_panel=S)] = None,
     chains: Annotated[int | None, typer.Option(help="Chains per input (default 4 for MC).",
                       rich_help_panel=S)] = None,
-    step_size: Annotated[float | None, typer.Option(help="Relaxation / Langevin step size.",
-                         rich_help_panel=S)] = None,
+    step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
+                         "Langevin (default 0.4).", rich_help_panel=S)] = None,
     dataset: Annotated[str, typer.Option(help=f"Dataset: {', '.join(DATASETS)} (digits is "
                                          "embedded).", rich_help_panel=D)] = "digits",
     data_dir: Annotated[Path | None, typer.Option(help="Directory with the dataset's standard "
@@ -52,15 +52,19 @@ def train(
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test examples.",
                           rich_help_panel=D)] = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.",
-                                        rich_help_panel=M)] = "128",
+                                        rich_help_panel=M)] = "256",
+    sizes: Annotated[str | None, typer.Option(help="All layer sizes, input to output (e.g. "
+                     "64,256,10); overrides --hidden and must match the data.",
+                     rich_help_panel=M)] = None,
     activation: Annotated[str, typer.Option(help=f"Activation: {', '.join(ACTIVATIONS)}.",
                                             rich_help_panel=M)] = "tanh",
     binary: Annotated[bool, typer.Option("--binary", help="Binary stochastic units "
                       "(LayeredBoltzmann, Gibbs sampling).", rich_help_panel=M)] = False,
     cost: Annotated[str, typer.Option(help="Cost: squared-error or cross-entropy.",
                                       rich_help_panel=M)] = "squared-error",
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 20; 15 with a "
-                      "Monte-Carlo sampler).", rich_help_panel=O)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 30 at T = 0, 25 "
+                      "with a Monte-Carlo sampler, 15 for path-integral).",
+                      rich_help_panel=O)] = None,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.", rich_help_panel=O)] = 32,
     optimizer: Annotated[str, typer.Option(help=f"Optimizer: {', '.join(OPTIMIZERS)}.",
                                            rich_help_panel=O)] = "adam",
@@ -80,6 +84,9 @@ def train(
                         "runs/<dataset>-<estimator>.nc).", rich_help_panel=R)] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs (0 = never);"
                                 " written next to --out as .ckpt.", rich_help_panel=R)] = 0,
+    keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Also keep one "
+                                "checkpoint per epoch (<out>.epochNNNN.ckpt).",
+                                rich_help_panel=R)] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Resume from the checkpoint next to "
                       "--out.", rich_help_panel=R)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.",
@@ -97,6 +104,7 @@ def train(
         cfg = TrainConfig(
             dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
             limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
+            sizes=None if sizes is None else _hidden(sizes),
             activation=activation, binary=binary, cost=cost, estimator=estimator, beta=beta,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
@@ -110,7 +118,8 @@ def train(
             out.print(f"[bold]thermoep train[/] {cfg.dataset}: {cfg.estimator} β={cfg.beta} "
                       f"T={cfg.temperature} sampler={cfg.sampler} hidden={list(cfg.hidden)} "
                       f"epochs={cfg.epochs}")
-        ds = experiment.run(cfg, out=out_path, checkpoint_every=checkpoint_every, resume=resume,
+        ds = experiment.run(cfg, out=out_path, checkpoint_every=checkpoint_every,
+                            keep_checkpoints=keep_checkpoints, resume=resume,
                             quiet=quiet)
     except TrainingDiverged as exc:
         fail(f"{exc}; the last good checkpoint (if any) is kept")

@@ -81,15 +81,42 @@ class Estimator:
     def _free(self, energy, cost, x, y, generator) -> Phase:
         return self.sampler.run(energy, cost, x, y, 0.0, generator=generator)
 
+    @property
+    def coupled(self) -> bool:
+        return bool(getattr(self.sampler, "coupled", False))
+
+    def _phases(self, energy, cost, x, y, nudges, generator, covariance=False):
+        """Run the free phase, then each nudge in order.
+
+        Independent (default): each nudged phase warm-starts from the previous phase's state
+        (the free phase for one-sided/centered). Coupled: every phase restarts from the same
+        initial state and the same random stream as the free phase (common random numbers).
+        """
+        if self.coupled:
+            if generator is None:
+                generator = torch.Generator(device=energy.device).manual_seed(
+                    int(torch.randint(0, 2**62, (1,))))
+            start = generator.get_state()
+        free = self._free(energy, cost, x, y, generator)
+        phases, prev = {0.0: free}, free
+        for b in nudges:
+            if b == 0.0 or b in phases:
+                continue
+            if self.coupled:
+                generator.set_state(start)
+                init = None
+            else:
+                init = prev.state if covariance else free.state
+            phases[b] = self.sampler.run(energy, cost, x, y, b, init=init, generator=generator,
+                                         covariance=covariance)
+            prev = phases[b]
+        return free, phases
+
     def __call__(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, *,
                  generator: torch.Generator | None = None) -> Gradient:
         x, y = self._inputs(energy, cost, x, y)
-        free = self._free(energy, cost, x, y, generator)
-        phases = {0.0: free}
-        for b, _ in self.stencil():
-            if b != 0.0 and b not in phases:
-                phases[b] = self.sampler.run(energy, cost, x, y, b, init=free.state,
-                                             generator=generator)
+        free, phases = self._phases(energy, cost, x, y, [b for b, _ in self.stencil()],
+                                    generator)
         return self._combine(phases, free)
 
     def _combine(self, phases: dict[float, Phase], free: Phase) -> Gradient:

@@ -5,7 +5,8 @@
 by n-point Gauss–Legendre quadrature in b (exact for polynomial integrands of degree 2n − 1).
 At each node the covariance is estimated without bias by leave-one-out cross-chain centring
 (see :mod:`thermoep.samplers.base`): E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) because the other chains
-are independent of chain c. Nodes run in increasing |b|, each warm-started from the previous one.
+are independent of chain c. Nodes run in increasing |b|, each warm-started from the previous one
+(with a ``coupled`` sampler, each restarts from the free phase's start and random stream).
 The estimate is returned divided by β (∇L_β, DESIGN.md §1).
 
 At T = 0 (``Relaxation``) the integrand −Cov_b/T becomes dG/db, whose integral is G(β) − G(0):
@@ -52,16 +53,12 @@ class PathIntegral(Estimator):
             raise ValueError(f"PathIntegral needs a sampler with chains >= 2 (got "
                              f"{self.sampler.chains}) to estimate covariances without bias")
         T = self.temperature
-        free = self._free(energy, cost, x, y, generator)
-        phases = {0.0: free}
-        state = free.state
+        nodes = sorted(self.quadrature(), key=lambda bw: abs(bw[0]))
+        free, phases = self._phases(energy, cost, x, y, [b for b, _ in nodes], generator,
+                                    covariance=True)
         reps = None
-        for b, w in sorted(self.quadrature(), key=lambda bw: abs(bw[0])):
-            ph = self.sampler.run(energy, cost, x, y, b, init=state, generator=generator,
-                                  covariance=True)
-            phases[b] = ph
-            state = ph.state
-            term = {k: (-w / (T * self.beta)) * v for k, v in ph.cov_chains.items()}
+        for b, w in nodes:
+            term = {k: (-w / (T * self.beta)) * v for k, v in phases[b].cov_chains.items()}
             reps = term if reps is None else {k: reps[k] + term[k] for k in reps}
         stats = self._phase_stats(phases)
         stats["se"] = standard_error(reps)

@@ -57,7 +57,7 @@ class MonteCarloSampler:
     deterministic = False
 
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int,
-                 thin: int = 1) -> None:
+                 thin: int = 1, coupled: bool = False) -> None:
         self.steps = _checks.positive_int("steps", steps)
         self.burn_in = _checks.positive_int("burn_in", burn_in, minimum=0)
         if self.burn_in >= self.steps:
@@ -68,6 +68,9 @@ class MonteCarloSampler:
         self.temperature = _checks.positive_float("temperature", temperature)
         self.chains = _checks.positive_int("chains", chains)
         self.thin = _checks.positive_int("thin", thin)
+        #: Common random numbers: estimators restart every phase from the free phase's initial
+        #: state and random stream, so Δs = s_β − s_0 loses the noise both phases share.
+        self.coupled = bool(coupled)
 
     @property
     def num_samples(self) -> int:

@@ -22,9 +22,9 @@ class Gibbs(MonteCarloSampler):
     """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too."""
 
     def __init__(self, sweeps: int = 300, burn_in: int = 100, temperature: float = 1.0,
-                 chains: int = 32, thin: int = 1) -> None:
+                 chains: int = 32, thin: int = 1, coupled: bool = False) -> None:
         super().__init__(steps=sweeps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin)
+                         thin=thin, coupled=coupled)
 
     @property
     def sweeps(self) -> int:
@@ -32,7 +32,8 @@ class Gibbs(MonteCarloSampler):
 
     def __repr__(self) -> str:
         return (f"Gibbs(sweeps={self.steps}, burn_in={self.burn_in}, "
-                f"temperature={self.temperature}, chains={self.chains}, thin={self.thin})")
+                f"temperature={self.temperature}, chains={self.chains}, thin={self.thin}, "
+                f"coupled={self.coupled})")
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:

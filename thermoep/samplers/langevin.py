@@ -53,16 +53,17 @@ class Langevin(MonteCarloSampler):
 
     def __init__(self, step_size: float = 0.05, steps: int = 300, burn_in: int = 100,
                  temperature: float = 1.0, metropolis: bool = False, chains: int = 8,
-                 thin: int = 1) -> None:
+                 thin: int = 1, coupled: bool = False) -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin)
+                         thin=thin, coupled=coupled)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
 
     def __repr__(self) -> str:
         return (f"Langevin(step_size={self.step_size}, steps={self.steps}, "
                 f"burn_in={self.burn_in}, temperature={self.temperature}, "
-                f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin})")
+                f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
+                f"coupled={self.coupled})")
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:
