@@ -9,15 +9,20 @@
 Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β − F_0).
 """
 
-from . import checkpoints
+from . import checkpoints, schedules
 from .costs import COSTS, CrossEntropy, SquaredError
 from .energies import ENERGIES, GaussianEnergy, LayeredBoltzmann, LayeredHopfield
 from .objectives import (
     ESTIMATORS,
+    AdaptiveHybrid,
     Backprop,
     Centered,
+    ContrastiveLearning,
+    CoupledLearning,
     FiniteNudge,
     Gradient,
+    HigherOrder,
+    Hybrid,
     OneSided,
     PathIntegral,
     bptt_grad,
@@ -29,10 +34,9 @@ from .samplers import SAMPLERS, Gibbs, Langevin, Relaxation, exact
 __version__ = "0.1.0"
 
 __all__ = [
-    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "Backprop", "Centered", "CrossEntropy",
-    "checkpoints",
-    "FiniteNudge",
-    "GaussianEnergy", "Gibbs", "Gradient", "Langevin", "LayeredBoltzmann", "LayeredHopfield",
-    "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__", "bptt_grad", "exact",
-    "gaussian_grad_L", "implicit_grad",
+    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "AdaptiveHybrid", "Backprop", "Centered",
+    "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
+    "Gibbs", "Gradient", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
+    "LayeredHopfield", "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__",
+    "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
 ]

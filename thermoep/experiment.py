@@ -23,6 +23,7 @@ from .energies.hopfield import ACTIVATIONS
 from .objectives import ESTIMATORS
 from .progress import make_reporter
 from .samplers import Gibbs, Langevin, Relaxation
+from .schedules import BETA_SCHEDULES
 from .training import fit
 
 STOCHASTIC_ESTIMATORS = ("finite-nudge", "path-integral")
@@ -47,6 +48,8 @@ class TrainConfig:
     cost: str = "squared-error"
     estimator: str = "centered"
     beta: float | None = None
+    beta_schedule: str = "fixed"
+    beta_end: float | None = None
     nodes: int = 4
     temperature: float | None = None
     sampler: str | None = None
@@ -99,6 +102,11 @@ class TrainConfig:
         if beta == 0.0 and est != "backprop":
             raise ValueError(f"beta must be non-zero for the {est!r} estimator (L_β = J_β/β), "
                              "got 0")
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(f"unknown beta schedule {self.beta_schedule!r}; choose one of "
+                             f"{sorted(BETA_SCHEDULES)}")
+        if self.beta_schedule == "linear" and self.beta_end is None:
+            raise ValueError("--beta-schedule linear needs --beta-end (β of the last epoch)")
         mc = sampler != "relax"
         steps = self.steps or (30 if mc else 20)
         epochs = self.epochs or (30 if not mc else 15 if est == "path-integral" else 25)
@@ -181,10 +189,16 @@ def make_sampler(cfg: TrainConfig):
 def make_estimator(cfg: TrainConfig, sampler):
     cls = ESTIMATORS[cfg.estimator]
     if cfg.estimator == "path-integral":
-        return cls(sampler, cfg.beta, nodes=cfg.nodes)
-    if cfg.estimator == "backprop":
+        est = cls(sampler, cfg.beta, nodes=cfg.nodes)
+    elif cfg.estimator == "backprop":
         return cls(sampler)
-    return cls(sampler, cfg.beta)
+    else:
+        est = cls(sampler, cfg.beta)
+    if cfg.beta_schedule == "linear":
+        est.beta_schedule = BETA_SCHEDULES["linear"](cfg.beta, cfg.beta_end)
+    elif cfg.beta_schedule == "random-sign":
+        est.beta_schedule = BETA_SCHEDULES["random-sign"](cfg.beta)
+    return est
 
 
 def build(cfg: TrainConfig):

@@ -21,6 +21,10 @@ D, M, E, S, O, R = ("Data", "Model", "Estimator", "Sampler", "Optimisation", "Ru
 def train(
     beta: Annotated[float | None, typer.Option(help="Nudging strength β (default: 1.0 for "
                     "finite-nudge/path-integral, 0.2 otherwise).", rich_help_panel=E)] = None,
+    beta_schedule: Annotated[str, typer.Option(help="β over training: fixed, linear (anneal to "
+                             "--beta-end), random-sign (per batch).", rich_help_panel=E)] = "fixed",
+    beta_end: Annotated[float | None, typer.Option(help="Final β of a linear anneal.",
+                        rich_help_panel=E)] = None,
     path_integral: Annotated[bool, typer.Option("--path-integral", help="Shorthand for "
                              "--estimator path-integral.", rich_help_panel=E)] = False,
     estimator: Annotated[str, typer.Option(help=f"Gradient estimator: {', '.join(ESTIMATORS)}.",
@@ -106,6 +110,7 @@ def train(
             limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
             sizes=None if sizes is None else _hidden(sizes),
             activation=activation, binary=binary, cost=cost, estimator=estimator, beta=beta,
+            beta_schedule=beta_schedule, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,

@@ -3,7 +3,10 @@
 from .backprop import Backprop
 from .base import Estimator
 from .centered import Centered
+from .contrastive import ContrastiveLearning, CoupledLearning
 from .gradient import Gradient
+from .higher_order import HigherOrder
+from .hybrid import AdaptiveHybrid, Hybrid
 from .one_sided import FiniteNudge, OneSided
 from .path_integral import PathIntegral
 from .references import bptt_grad, gaussian_grad_L, implicit_grad
@@ -15,7 +18,21 @@ ESTIMATORS = {
     "finite-nudge": FiniteNudge,
     "path-integral": PathIntegral,
     "backprop": Backprop,
+    "higher-order": HigherOrder,
+    "hybrid-cosine": lambda sampler=None, beta=0.2: Hybrid(sampler, beta, schedule="cosine"),
+    "hybrid-inverse-cosine": lambda sampler=None, beta=0.2: Hybrid(
+        sampler, beta, schedule="inverse-cosine"),
+    "hybrid-stochastic": lambda sampler=None, beta=0.2: Hybrid(sampler, beta,
+                                                               schedule="stochastic"),
+    "hybrid-higher-order": lambda sampler=None, beta=0.2: Hybrid(
+        sampler, beta, schedule="cosine", accurate="higher-order"),
+    "adaptive-hybrid": AdaptiveHybrid,
+    "contrastive": ContrastiveLearning,
+    "p-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="positive"),
+    "n-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="negative"),
+    "c-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="centered"),
 }
 
-__all__ = ["ESTIMATORS", "Backprop", "Centered", "Estimator", "FiniteNudge", "Gradient", "OneSided",
+__all__ = ["ESTIMATORS", "AdaptiveHybrid", "Backprop", "ContrastiveLearning", "CoupledLearning",
+           "HigherOrder", "Hybrid", "Centered", "Estimator", "FiniteNudge", "Gradient", "OneSided",
            "PathIntegral", "bptt_grad", "gaussian_grad_L", "implicit_grad"]

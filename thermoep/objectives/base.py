@@ -55,11 +55,32 @@ class Estimator:
 
     name = "estimator"
 
-    def __init__(self, sampler=None, beta: float = 1.0) -> None:
+    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None) -> None:
         self.sampler = Relaxation() if sampler is None else sampler
         if not hasattr(self.sampler, "run"):
             raise TypeError(f"sampler must be a thermoep sampler, got {type(sampler).__name__}")
         self.beta = _checks.finite_float("beta", beta, allow_zero=False)
+        #: optional :class:`~thermoep.schedules.BetaSchedule`; the training loop calls set_epoch
+        self.beta_schedule = beta_schedule
+
+    def set_epoch(self, epoch: int, epochs: int) -> None:
+        """Called by the training loop before each epoch (0-based)."""
+        if self.beta_schedule is not None:
+            self.beta = float(self.beta_schedule(epoch, epochs))
+
+    def epoch_record(self) -> dict[str, float]:
+        """Per-epoch values the results file records (β, p_std, ...)."""
+        return {"beta": abs(self.beta) if self._random_sign else self.beta}
+
+    @property
+    def _random_sign(self) -> bool:
+        return bool(getattr(self.beta_schedule, "random_sign", False))
+
+    def _draw_sign(self, generator) -> None:
+        if self._random_sign:
+            from ..schedules import bernoulli
+
+            self.beta = abs(self.beta) * (1.0 if bernoulli(0.5, generator) else -1.0)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sampler={self.sampler!r}, beta={self.beta})"
@@ -115,6 +136,7 @@ class Estimator:
     def __call__(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, *,
                  generator: torch.Generator | None = None) -> Gradient:
         x, y = self._inputs(energy, cost, x, y)
+        self._draw_sign(generator)
         free, phases = self._phases(energy, cost, x, y, [b for b, _ in self.stencil()],
                                     generator)
         return self._combine(phases, free)

@@ -15,8 +15,8 @@ class Centered(Estimator):
 
     name = "centered"
 
-    def __init__(self, sampler=None, beta: float = 0.2) -> None:
-        super().__init__(sampler, beta)
+    def __init__(self, sampler=None, beta: float = 0.2, *, beta_schedule=None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule)
 
     def stencil(self):
         b = abs(self.beta)

@@ -28,8 +28,9 @@ class PathIntegral(Estimator):
 
     name = "path-integral"
 
-    def __init__(self, sampler=None, beta: float = 1.0, nodes: int = 8) -> None:
-        super().__init__(sampler, beta)
+    def __init__(self, sampler=None, beta: float = 1.0, nodes: int = 8, *,
+                 beta_schedule=None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule)
         self.nodes = _checks.positive_int("nodes", nodes)
 
     def __repr__(self) -> str:

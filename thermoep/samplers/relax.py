@@ -49,8 +49,13 @@ class Relaxation:
 
     def settle(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
                init: State | None = None, steps: int | None = None,
-               drive: Tensor | None = None) -> tuple[State, Tensor, int]:
-        """Run the relaxation; returns (state, residual [B], steps taken). Differentiable."""
+               drive: Tensor | None = None, clamp: Tensor | None = None,
+               ) -> tuple[State, Tensor, int]:
+        """Run the relaxation; returns (state, residual [B], steps taken). Differentiable.
+
+        ``clamp`` fixes the output layer to the given values (contrastive / coupled learning);
+        the residual is computed on the last step only, or on every step when ``tol > 0``.
+        """
         if energy.binary:
             raise TypeError(
                 f"{type(energy).__name__} has binary units: deterministic relaxation needs "
@@ -61,11 +66,17 @@ class Relaxation:
         s = list(energy.init_state((B,)) if init is None else init)
         drive = energy.input_drive(x) if drive is None else drive
         eta, L = self.step_size, energy.num_layers
-        residual = torch.zeros(B, dtype=x.dtype, device=x.device)
+        free_layers = range(L - 1) if clamp is not None else range(L)
+        if clamp is not None:
+            s[L - 1] = clamp.to(s[0].dtype).expand_as(s[L - 1])
         blocks = energy.blocks if self.mode == "blocks" else (tuple(range(L)),)
+        blocks = [tuple(i for i in b if i in free_layers) for b in blocks]
+        residual = torch.zeros(B, dtype=x.dtype, device=x.device)
         taken = 0
-        for _ in range(steps):
-            residual = torch.zeros(B, dtype=x.dtype, device=x.device)
+        for step in range(steps):
+            measure = self.tol > 0 or step == steps - 1
+            if measure:
+                residual = torch.zeros(B, dtype=x.dtype, device=x.device)
             rho_s = [energy.rho(t) for t in s]
             for block in blocks:
                 new = {}
@@ -75,20 +86,23 @@ class Relaxation:
                         g = g + nudge * cost.grad(s[i], y)
                     new[i] = energy.project(i, s[i] - eta * g)
                 for i, t in new.items():
-                    residual = residual + ((t - s[i]) ** 2).sum(-1)
+                    if measure:
+                        residual = residual + ((t - s[i]) ** 2).sum(-1)
                     s[i] = t
                     rho_s[i] = energy.rho(t)
             taken += 1
-            residual = residual.detach().sqrt() / eta
-            if self.tol > 0 and float(residual.detach().max()) < self.tol:
-                break
+            if measure:
+                residual = residual.detach().sqrt() / eta
+                if self.tol > 0 and float(residual.max()) < self.tol:
+                    break
         return tuple(s), residual, taken
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
-            init: State | None = None, generator=None, covariance: bool = False) -> Phase:
+            init: State | None = None, generator=None, covariance: bool = False,
+            clamp: Tensor | None = None) -> Phase:
         steps = self.steps if init is None else self.nudged_steps
         with torch.no_grad():
-            s, residual, taken = self.settle(energy, cost, x, y, nudge, init, steps)
+            s, residual, taken = self.settle(energy, cost, x, y, nudge, init, steps, clamp=clamp)
             B = x.shape[0]
             grad = {k: v / B for k, v in energy.param_grad(x, s).items()}
             return Phase(

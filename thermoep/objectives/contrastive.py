@@ -1,0 +1,80 @@
+"""Contrastive learning and coupled learning on the layered energies (seed
+ebl-algorithms-comparative-study §2). Deterministic (T = 0, ``Relaxation``) only.
+
+* Contrastive learning (CL): the second phase clamps the output to the target, s_L = y, and
+  relaxes the hidden layers: ĝ = G(clamped) − G(free).
+* Coupled learning (CpL, Stern et al. 2021): the output is clamped to a point between the free
+  output and the target, ŷ_β = s*_L + β (y − s*_L):
+  P-CpL  (G(ŷ_β) − G(0)) / β,   N-CpL  (G(0) − G(ŷ_{−β})) / β,
+  C-CpL  (G(ŷ_β) − G(ŷ_{−β})) / (2β).
+Clamped phases warm-start from the free state.
+"""
+
+from __future__ import annotations
+
+from ..samplers.relax import Relaxation
+from .base import Estimator
+from .gradient import Gradient
+
+VARIANTS = ("positive", "negative", "centered")
+
+
+class _Clamped(Estimator):
+    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+        if not isinstance(self.sampler, Relaxation):
+            raise TypeError(f"{type(self).__name__} clamps the output of a deterministic "
+                            f"relaxation; got sampler {type(self.sampler).__name__}")
+
+    def clamps(self, out, y) -> list[tuple[object, float]]:
+        """[(clamped output or None for the free phase, coefficient)]."""
+        raise NotImplementedError
+
+    def stencil(self):
+        return []
+
+    def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
+        x, y = self._inputs(energy, cost, x, y)
+        free = self.sampler.run(energy, cost, x, y, 0.0)
+        total, phases = None, {0.0: free}
+        for k, (target, c) in enumerate(self.clamps(free.output, y)):
+            ph = free if target is None else self.sampler.run(
+                energy, cost, x, y, 0.0, init=free.state, clamp=target)
+            if target is not None:
+                phases[float(k + 1)] = ph
+            term = {n: c * v for n, v in ph.grad.items()}
+            total = term if total is None else {n: total[n] + term[n] for n in total}
+        stats = self._phase_stats(phases)
+        return Gradient(total, len(phases) - 1, stats, loss=float(free.cost.mean()),
+                        output=free.output)
+
+
+class ContrastiveLearning(_Clamped):
+    """CL: G(output clamped to y) − G(free); one clamped phase (β is not used)."""
+
+    name = "contrastive"
+
+    def clamps(self, out, y):
+        return [(y, 1.0), (None, -1.0)]
+
+
+class CoupledLearning(_Clamped):
+    """CpL with ``variant`` positive (P-CpL), negative (N-CpL) or centered (C-CpL)."""
+
+    name = "coupled-learning"
+
+    def __init__(self, sampler=None, beta: float = 0.2, *, variant: str = "positive",
+                 beta_schedule=None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+        self.variant = variant
+
+    def clamps(self, out, y):
+        b = abs(self.beta)
+        up, down = out + b * (y - out), out - b * (y - out)
+        if self.variant == "positive":
+            return [(up, 1.0 / b), (None, -1.0 / b)]
+        if self.variant == "negative":
+            return [(None, 1.0 / b), (down, -1.0 / b)]
+        return [(up, 0.5 / b), (down, -0.5 / b)]
