@@ -97,6 +97,7 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 resid.append(_free_metric(g.stats, "residual"))
                 accept.append(_free_metric(g.stats, "acceptance"))
                 reporter.batch(epoch, b, g.loss, batch_correct / len(idx))
+            train_seconds = time.perf_counter() - t0
             lr = float(optimizer.param_groups[0]["lr"])
             if scheduler is not None:
                 scheduler.step()
@@ -110,6 +111,7 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 "test_loss": test_loss,
                 "nudged_phases": float(nudged),
                 "wall_seconds": wall,
+                "train_seconds": train_seconds,
                 "residual": float(torch.tensor(resid).nanmean()),
                 "acceptance": float(torch.tensor(accept).nanmean()),
                 "lr": lr,

@@ -103,6 +103,10 @@ class LayeredEnergy(nn.Module):
     def rho_prime(self, s: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def rho_and_prime(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """(ρ(s), ρ'(s)); activations override it to share work."""
+        return self.rho(s), self.rho_prime(s)
+
     def self_energy(self, s: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -163,6 +167,27 @@ class LayeredEnergy(nn.Module):
         for i, t in enumerate(s):
             e = e + self.self_energy(t) - (self.bottom_up(x, rho_s, i, drive) * rho_s[i]).sum(-1)
         return e
+
+    def fast_field(self, rho_s, i: int, drive: Tensor) -> Tensor:
+        """h_i from cached ρ(s) with fused multiply-adds (the relaxation's hot path)."""
+        if i == 0:
+            h = drive
+        else:
+            h = torch.addmm(self.biases[i], rho_s[i - 1], self.weights[i]) \
+                if rho_s[i - 1].dim() == 2 else rho_s[i - 1] @ self.weights[i] + self.biases[i]
+        if i + 1 < self.num_layers:
+            w = self.weights[i + 1].transpose(0, 1)
+            h = torch.addmm(h, rho_s[i + 1], w) if rho_s[i + 1].dim() == 2 and h.dim() == 2 \
+                else h + rho_s[i + 1] @ w
+        return h
+
+    def descent_step(self, i: int, s: Tensor, rho_prime: Tensor, h: Tensor, eta: float,
+                     extra: Tensor | None) -> Tensor:
+        """Π(s − η(∂E/∂s_i + extra)) given the field h_i (generic form)."""
+        g = self.self_grad(s) - rho_prime * h
+        if extra is not None:
+            g = g + extra
+        return self.project(i, s - eta * g)
 
     def layer_grad(self, x: Tensor, s: State, i: int, drive: Tensor | None = None,
                    rho_s: State | None = None) -> Tensor:

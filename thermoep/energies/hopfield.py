@@ -36,12 +36,27 @@ def _sigmoid4_prime(s):
     return 4.0 * r * (1.0 - r)
 
 
+def _tanh_both(s):
+    r = torch.tanh(s)
+    return r, 1.0 - r * r
+
+
+def _hardsigmoid_both(s):
+    return _hardsigmoid(s), _hardsigmoid_prime(s)
+
+
+def _sigmoid4_both(s):
+    r = torch.sigmoid(4.0 * s - 2.0)
+    return r, (4.0 * r) * (1.0 - r)
+
+
 #: name -> (ρ, ρ'). "sigmoid4" is ρ(s) = sigmoid(4(s − ½)) of Laborieux et al. (2021).
 ACTIVATIONS = {
     "tanh": (_tanh, _tanh_prime),
     "hardsigmoid": (_hardsigmoid, _hardsigmoid_prime),
     "sigmoid4": (_sigmoid4, _sigmoid4_prime),
 }
+_BOTH = {"tanh": _tanh_both, "hardsigmoid": _hardsigmoid_both, "sigmoid4": _sigmoid4_both}
 
 
 class LayeredHopfield(LayeredEnergy):
@@ -59,6 +74,7 @@ class LayeredHopfield(LayeredEnergy):
         super().__init__(sizes, init_scale=init_scale)
         self.activation = activation
         self._rho, self._rho_prime = ACTIVATIONS[activation]
+        self._both = _BOTH[activation]
 
     def extra_repr(self) -> str:
         return f"sizes={list(self.sizes)}, activation={self.activation!r}"
@@ -68,6 +84,16 @@ class LayeredHopfield(LayeredEnergy):
 
     def rho_prime(self, s: Tensor) -> Tensor:
         return self._rho_prime(s)
+
+    def rho_and_prime(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        return self._both(s)
+
+    def descent_step(self, i, s, rho_prime, h, eta, extra):
+        # s − η(s − ρ'h + extra) = (1 − η)s + η ρ'h − η·extra, fused
+        t = torch.addcmul(s * (1.0 - eta), rho_prime, h, value=eta)
+        if extra is not None:
+            t = t - eta * extra
+        return self.project(i, t)
 
     def self_energy(self, s: Tensor) -> Tensor:
         return 0.5 * (s * s).sum(-1)

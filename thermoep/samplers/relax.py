@@ -73,23 +73,24 @@ class Relaxation:
         blocks = [tuple(i for i in b if i in free_layers) for b in blocks]
         residual = torch.zeros(B, dtype=x.dtype, device=x.device)
         taken = 0
+        both = [energy.rho_and_prime(t) for t in s]
+        rho_s = [r for r, _ in both]
+        prime = [p for _, p in both]
         for step in range(steps):
             measure = self.tol > 0 or step == steps - 1
             if measure:
                 residual = torch.zeros(B, dtype=x.dtype, device=x.device)
-            rho_s = [energy.rho(t) for t in s]
             for block in blocks:
                 new = {}
                 for i in block:
-                    g = energy.layer_grad(x, tuple(s), i, drive, tuple(rho_s))
-                    if i == L - 1 and nudge != 0.0:
-                        g = g + nudge * cost.grad(s[i], y)
-                    new[i] = energy.project(i, s[i] - eta * g)
+                    h = energy.fast_field(rho_s, i, drive)
+                    extra = nudge * cost.grad(s[i], y) if i == L - 1 and nudge != 0.0 else None
+                    new[i] = energy.descent_step(i, s[i], prime[i], h, eta, extra)
                 for i, t in new.items():
                     if measure:
                         residual = residual + ((t - s[i]) ** 2).sum(-1)
                     s[i] = t
-                    rho_s[i] = energy.rho(t)
+                    rho_s[i], prime[i] = energy.rho_and_prime(t)
             taken += 1
             if measure:
                 residual = residual.detach().sqrt() / eta

@@ -1,0 +1,65 @@
+"""``thermoep sweep``: a grid of training runs from a sweep file or options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import USER_ERRORS, app, fail, out
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path | None, typer.Option(help="Sweep file (JSON with 'base' and 'grid'), "
+                                                     "e.g. benchmarks/fmnist_hybrid.json.")] = None,
+    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e",
+                         help="Grid values of the estimator (repeat the option).")] = None,
+    beta: Annotated[list[float] | None, typer.Option("--beta", "-b",
+                    help="Grid values of β (repeat).")] = None,
+    seed: Annotated[list[int] | None, typer.Option("--seed", "-s",
+                    help="Grid values of the seed (repeat).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Base setting KEY=VALUE "
+                    "(a TrainConfig field; VALUE parsed as JSON when it can be), repeat.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Results file.")] = Path(
+        "runs/sweep.nc"),
+    workers: Annotated[int, typer.Option(help="Parallel processes (1 torch thread each).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Train every combination of estimator × β × seed (× any grid key of the sweep file) and
+    write one xarray Dataset with those dims; `thermoep report` plots accuracy vs β."""
+    from .. import sweep as sweeping
+
+    try:
+        base, grid = sweeping.load_spec(config) if config is not None else ({}, {})
+        for item in set_ or []:
+            if "=" not in item:
+                raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            k, v = item.split("=", 1)
+            base[k] = _value(v)
+        for key, values in (("estimator", estimator), ("beta", beta), ("seed", seed)):
+            if values:
+                grid[key] = list(values)
+        if out_path == Path("runs/sweep.nc"):
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+
+        def progress(i, n, cfg):
+            if not quiet:
+                out.print(f"run {i}/{n} done: {cfg.estimator} β={cfg.beta} seed={cfg.seed}")
+
+        ds = sweeping.sweep(base, grid, out=out_path, workers=workers, progress=progress)
+    except USER_ERRORS as exc:
+        fail(exc)
+    if not quiet:
+        final = ds["test_accuracy"].isel(epoch=-1)
+        out.print(f"{final.size} runs; final test accuracy {float(final.min()):.2%} .. "
+                  f"{float(final.max()):.2%}; results: {out_path}")

@@ -1,0 +1,83 @@
+"""Grids of training runs (estimator × β × seed × ...) on local processes, as one Dataset.
+
+A sweep file is JSON: ``{"base": {<TrainConfig fields>}, "grid": {"estimator": [...],
+"beta": [...], "seed": [...]}}``. Every combination of the grid values is one run of
+:func:`thermoep.experiment.run`; the results are stacked by
+:func:`thermoep.results.combine_runs` along the grid's dims (plus ``epoch``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import results
+from .experiment import TrainConfig, run
+
+
+def load_spec(path: str | os.PathLike) -> tuple[dict, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep file {path} does not exist")
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"sweep file {path} is not valid JSON: {exc}") from None
+    unknown = set(spec) - {"base", "grid", "description", "paper"}
+    if unknown:
+        raise ValueError(f"sweep file {path}: unknown keys {sorted(unknown)} (expected base, "
+                         "grid, description, paper)")
+    return dict(spec.get("base", {})), dict(spec.get("grid", {}))
+
+
+def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]:
+    """Every combination of the grid, validated before any run starts."""
+    if not grid:
+        raise ValueError("a sweep needs a grid, e.g. {'seed': [0, 1, 2]}")
+    names = list(grid)
+    for n in names:
+        if not isinstance(grid[n], list) or not grid[n]:
+            raise ValueError(f"grid[{n!r}] must be a non-empty list, got {grid[n]!r}")
+    cfgs, coords = [], {n: [] for n in names}
+    for combo in itertools.product(*(grid[n] for n in names)):
+        d = {**base, **dict(zip(names, combo, strict=True))}
+        cfg = TrainConfig.from_dict(d)
+        cfg.resolved()  # fail fast on a bad combination
+        cfgs.append(cfg)
+        for n, v in zip(names, combo, strict=True):
+            coords[n].append(v)
+    return cfgs, coords
+
+
+def _one(cfg: TrainConfig, threads: int | None):
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return run(cfg, quiet=True)
+
+
+def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, workers: int = 1,
+          name: str = "sweep", progress=None):
+    """Run the grid (``workers`` processes, one torch thread each when > 1) and combine."""
+    cfgs, coords = configs(base, grid)
+    if out is not None:
+        out = results.check_writable(out)
+    if workers <= 1:
+        datasets = []
+        for i, c in enumerate(cfgs):
+            datasets.append(_one(c, None))
+            if progress is not None:
+                progress(i + 1, len(cfgs), c)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            datasets = list(pool.map(_one, cfgs, [1] * len(cfgs)))
+    # a per-epoch record named like a sweep dim (β under a schedule) keeps its values as <name>_epoch
+    datasets = [d.rename({k: f"{k}_epoch" for k in coords if k in d.data_vars}) for d in datasets]
+    ds = results.combine_runs(datasets, coords, name=name)
+    if out is not None:
+        results.write(ds, out)
+    return ds
