@@ -41,6 +41,7 @@ class TrainConfig:
     data_dir: str | None = None
     limit_train: int | None = None
     limit_test: int | None = None
+    standardize: bool = False
     hidden: tuple[int, ...] = (256,)
     sizes: tuple[int, ...] | None = None
     activation: str = "tanh"
@@ -49,6 +50,7 @@ class TrainConfig:
     estimator: str = "centered"
     beta: float | None = None
     beta_schedule: str = "fixed"
+    beta_start: float | None = None
     beta_end: float | None = None
     nodes: int = 4
     temperature: float | None = None
@@ -58,6 +60,7 @@ class TrainConfig:
     burn_in: int | None = None
     chains: int | None = None
     step_size: float | None = None
+    coupled: bool = False
     epochs: int | None = None
     batch_size: int = 32
     optimizer: str = "adam"
@@ -92,6 +95,8 @@ class TrainConfig:
                              f"{temperature} (use langevin, mala or gibbs for T > 0)")
         if sampler != "relax" and temperature == 0:
             raise ValueError(f"sampler {sampler!r} needs temperature > 0, got 0 (use relax)")
+        if self.coupled and sampler == "relax":
+            raise ValueError("--coupled (common random numbers) needs a Monte-Carlo sampler")
         if self.binary and sampler not in ("gibbs",):
             raise ValueError(f"binary units need --sampler gibbs, got {sampler!r}")
         if not self.binary and sampler == "gibbs":
@@ -181,9 +186,9 @@ def make_sampler(cfg: TrainConfig):
     if cfg.sampler in ("langevin", "mala"):
         return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
                         temperature=cfg.temperature, metropolis=cfg.sampler == "mala",
-                        chains=cfg.chains)
+                        chains=cfg.chains, coupled=cfg.coupled)
     return Gibbs(sweeps=cfg.steps, burn_in=cfg.burn_in, temperature=cfg.temperature,
-                 chains=cfg.chains)
+                 chains=cfg.chains, coupled=cfg.coupled)
 
 
 def make_estimator(cfg: TrainConfig, sampler):
@@ -195,7 +200,8 @@ def make_estimator(cfg: TrainConfig, sampler):
     else:
         est = cls(sampler, cfg.beta)
     if cfg.beta_schedule == "linear":
-        est.beta_schedule = BETA_SCHEDULES["linear"](cfg.beta, cfg.beta_end)
+        start = cfg.beta if cfg.beta_start is None else cfg.beta_start
+        est.beta_schedule = BETA_SCHEDULES["linear"](start, cfg.beta_end)
     elif cfg.beta_schedule == "random-sign":
         est.beta_schedule = BETA_SCHEDULES["random-sign"](cfg.beta)
     return est
@@ -206,7 +212,7 @@ def build(cfg: TrainConfig):
     eval_sampler, generator)."""
     device, dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
     data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, limit_train=cfg.limit_train,
-                        limit_test=cfg.limit_test)
+                        limit_test=cfg.limit_test, standardize=cfg.standardize)
     sizes = [data.input_size, *cfg.hidden, data.num_classes]
     if cfg.sizes is not None and (cfg.sizes[0], cfg.sizes[-1]) != (sizes[0], sizes[-1]):
         raise ValueError(

@@ -23,6 +23,8 @@ def train(
                     "finite-nudge/path-integral, 0.2 otherwise).", rich_help_panel=E)] = None,
     beta_schedule: Annotated[str, typer.Option(help="β over training: fixed, linear (anneal to "
                              "--beta-end), random-sign (per batch).", rich_help_panel=E)] = "fixed",
+    beta_start: Annotated[float | None, typer.Option(help="First β of a linear anneal (default "
+                          "--beta).", rich_help_panel=E)] = None,
     beta_end: Annotated[float | None, typer.Option(help="Final β of a linear anneal.",
                         rich_help_panel=E)] = None,
     path_integral: Annotated[bool, typer.Option("--path-integral", help="Shorthand for "
@@ -45,6 +47,8 @@ def train(
                        "steps/3).", rich_help_panel=S)] = None,
     chains: Annotated[int | None, typer.Option(help="Chains per input (default 4 for MC).",
                       rich_help_panel=S)] = None,
+    coupled: Annotated[bool, typer.Option("--coupled", help="Common random numbers for the "
+                       "free and nudged chains.", rich_help_panel=S)] = False,
     step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
                          "Langevin (default 0.4).", rich_help_panel=S)] = None,
     dataset: Annotated[str, typer.Option(help=f"Dataset: {', '.join(DATASETS)} (digits is "
@@ -53,6 +57,8 @@ def train(
                         "files (also $THERMOEP_DATA).", rich_help_panel=D)] = None,
     limit_train: Annotated[int | None, typer.Option(help="Use the first N training examples.",
                            rich_help_panel=D)] = None,
+    standardize: Annotated[bool, typer.Option("--standardize", help="Standardise inputs with "
+                           "the training set's mean and std.", rich_help_panel=D)] = False,
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test examples.",
                           rich_help_panel=D)] = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.",
@@ -110,9 +116,10 @@ def train(
             limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
             sizes=None if sizes is None else _hidden(sizes),
             activation=activation, binary=binary, cost=cost, estimator=estimator, beta=beta,
-            beta_schedule=beta_schedule, beta_end=beta_end,
+            beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
+            coupled=coupled, standardize=standardize,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, dtype=dtype,
         ).resolved()

@@ -1,0 +1,48 @@
+"""Sweeps: one Dataset with the grid's dims; every committed sweep file resolves."""
+
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from thermoep import sweep
+from thermoep.cli import app
+
+BENCH = Path(__file__).parents[1] / "benchmarks"
+QUICK = {"epochs": 2, "hidden": [16], "limit_train": 200, "limit_test": 100}
+
+
+def test_sweep_dims_and_values(tmp_path):
+    ds = sweep.sweep(QUICK, {"estimator": ["centered", "one-sided"], "beta": [0.1, 0.3],
+                             "seed": [0]}, out=tmp_path / "s.nc")
+    assert dict(ds["test_accuracy"].sizes) == {"estimator": 2, "beta": 2, "seed": 1, "epoch": 2}
+    assert "beta_epoch" in ds  # the per-epoch β record, renamed next to the β dim
+    assert (ds["nudged_phases"].sel(estimator="centered").isel(epoch=-1)
+            == 2 * ds["nudged_phases"].sel(estimator="one-sided").isel(epoch=-1)).all()
+    on_disk = xr.open_dataset(tmp_path / "s.nc")
+    assert on_disk["test_accuracy"].dims == ("estimator", "beta", "seed", "epoch")
+    on_disk.close()
+
+
+@pytest.mark.parametrize("path", sorted(BENCH.glob("*.json")), ids=lambda p: p.name)
+def test_benchmark_sweep_files_resolve(path):
+    base, grid = sweep.load_spec(path)
+    cfgs, coords = sweep.configs(base, grid)
+    assert len(cfgs) == len(next(iter(coords.values())))
+
+
+def test_bad_grid_is_refused_before_any_run():
+    with pytest.raises(ValueError, match="unknown estimator 'nope'"):
+        sweep.configs(QUICK, {"estimator": ["centered", "nope"]})
+    with pytest.raises(ValueError, match="unknown config keys"):
+        sweep.configs(QUICK, {"colour": ["red"]})
+
+
+def test_sweep_cli(tmp_path):
+    out = tmp_path / "c.nc"
+    r = CliRunner().invoke(app, ["sweep", "-e", "centered", "-s", "0", "-s", "1", "--set",
+                                 "epochs=1", "--set", "hidden=[8]", "--set", "limit_train=100",
+                                 "--set", "limit_test=50", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert xr.open_dataset(out)["test_accuracy"].sizes["seed"] == 2
