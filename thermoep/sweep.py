@@ -75,7 +75,7 @@ def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, worke
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             datasets = list(pool.map(_one, cfgs, [1] * len(cfgs)))
-    # a per-epoch record named like a sweep dim (β under a schedule) keeps its values as <name>_epoch
+    # a per-epoch record named like a sweep dim (β under a schedule) is kept as <name>_epoch
     datasets = [d.rename({k: f"{k}_epoch" for k in coords if k in d.data_vars}) for d in datasets]
     ds = results.combine_runs(datasets, coords, name=name)
     if out is not None:
