@@ -60,6 +60,7 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+from . import diagnose as _diagnose  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401  (registers commands)
 from . import sweep as _sweep  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401

@@ -1,0 +1,134 @@
+"""Lipschitz constant of the relaxation map at the free fixed point (seed
+spectral-normalization-eqprop §2.2–§3).
+
+One full step of :class:`~thermoep.Relaxation` (a sweep over the even and odd layer blocks, or
+one Jacobi step) is the map
+
+    F(s) = Π(s − η ∂E/∂s(s; x)),
+
+and the free phase converges to s*_0 = F(s*_0) when F contracts: ‖F(s) − F(s')‖ ≤ L ‖s − s'‖
+with L < 1 (§2.2). Near the fixed point the local constant is the spectral norm of the Jacobian,
+L = σ_max(∂F/∂s(s*_0)) = sqrt(λ_max(JᵀJ)), found here by power iteration on JᵀJ with
+``torch.func.jvp`` (J v) and ``torch.func.vjp`` (Jᵀ u) — no Jacobian is formed. Inputs do not
+interact, so J is block diagonal over the batch and every sample gets its own L (shape [batch]);
+the seed's finding is that training can push L above 1 (§3), which breaks the relaxation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.func import jvp, vjp
+
+from .. import _checks
+from ..samplers.base import prepare
+from ..samplers.relax import Relaxation
+from .checkpoints import load_model
+from .dataset import finish
+
+__all__ = ["lipschitz_constant", "lipschitz_over_training", "relaxation_map"]
+
+
+def relaxation_map(energy, cost, x, y, relaxation: Relaxation):
+    """F on flattened states ``[B, N]``: one full relaxation step at b = 0."""
+    one = copy.copy(relaxation)
+    one.tol = 0.0  # a single step: no early-stopping test (and no .item() under torch.func)
+    sizes = list(energy.layer_sizes)
+
+    def F(flat: torch.Tensor) -> torch.Tensor:
+        parts = tuple(torch.split(flat, sizes, -1))
+        new, _, _ = one.settle(energy, cost, x, y, 0.0, init=parts, steps=1)
+        return torch.cat(new, -1)
+
+    return F
+
+
+def _power_iteration(F, point: torch.Tensor, iters: int, generator) -> torch.Tensor:
+    """σ_max of the per-sample blocks of ∂F/∂s at ``point`` ``[B, N]`` → ``[B]``."""
+    v = torch.randn(point.shape, generator=generator, dtype=point.dtype, device=point.device)
+    v = v / v.norm(dim=-1, keepdim=True)
+    _, pullback = vjp(F, point)
+    sigma = torch.zeros(point.shape[0], dtype=point.dtype, device=point.device)
+    for _ in range(iters):
+        _, u = jvp(F, (point,), (v,))            # J v
+        sigma = u.norm(dim=-1)                   # ‖J v‖ with ‖v‖ = 1
+        (w,) = pullback(u)                       # Jᵀ J v
+        norm = w.norm(dim=-1, keepdim=True)
+        v = torch.where(norm > 0, w / norm.clamp_min(torch.finfo(w.dtype).tiny), v)
+    _, u = jvp(F, (point,), (v,))
+    return torch.maximum(sigma, u.norm(dim=-1)).detach()
+
+
+def lipschitz_constant(energy, cost, x, y, relaxation: Relaxation | None = None,
+                       iters: int = 50, *, generator: torch.Generator | None = None
+                       ) -> xr.Dataset:
+    """Per-sample Lipschitz constant of the relaxation map at the free fixed point.
+
+    Dims (sample,): ``lipschitz`` (σ_max(∂F/∂s) per input), ``residual`` (of the fixed point);
+    scalars ``lipschitz_max`` and ``lipschitz_mean``. ``lipschitz_max < 1``: the relaxation
+    contracts around s*_0.
+    """
+    relaxation = Relaxation() if relaxation is None else relaxation
+    if not isinstance(relaxation, Relaxation):
+        raise TypeError(f"relaxation must be a thermoep Relaxation, got "
+                        f"{type(relaxation).__name__}")
+    iters = _checks.positive_int("iters", iters)
+    x, y = prepare(energy, cost, x, y)
+    with torch.no_grad():
+        s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
+    point = torch.cat(s, -1).detach()
+    if generator is None:
+        generator = torch.Generator(device=point.device).manual_seed(0)
+    sigma = _power_iteration(relaxation_map(energy, cost, x, y, relaxation), point, iters,
+                             generator)
+    L = sigma.cpu().double().numpy()
+    ds = xr.Dataset({"lipschitz": ("sample", L),
+                     "residual": ("sample", residual.detach().cpu().double().numpy()),
+                     "lipschitz_max": ((), float(L.max())),
+                     "lipschitz_mean": ((), float(L.mean()))},
+                    coords={"sample": np.arange(len(L))})
+    ds["lipschitz"].attrs["long_name"] = "σ_max(∂F/∂s) at s*_0"
+    config = {"energy": energy, "relaxation": relaxation, "iters": iters,
+              "batch": int(x.shape[0])}
+    return finish(ds, name="lipschitz", x="sample", config=config, plot=["lipschitz"],
+                  title=f"Lipschitz constant of the relaxation map (max {L.max():.3g})")
+
+
+def lipschitz_over_training(checkpoint_paths: Sequence[str | Path], *, batch: int = 64,
+                            iters: int = 50, relaxation: Relaxation | None = None
+                            ) -> xr.Dataset:
+    """Max and mean Lipschitz constant per saved epoch (seed spectral-normalization §3).
+
+    Dims (seed, epoch): ``lipschitz_max``, ``lipschitz_mean``; the batch is the first ``batch``
+    training examples of each run's seeded split.
+    """
+    paths = [Path(p) for p in checkpoint_paths]
+    if not paths:
+        raise ValueError("lipschitz_over_training needs at least one checkpoint path")
+    records = []
+    for p in paths:
+        m = load_model(p)
+        relax = relaxation if relaxation is not None else m.relaxation
+        d = lipschitz_constant(m.model, m.cost, m.data.train_x[:batch], m.data.train_y[:batch],
+                               relax, iters)
+        records.append((m.config.seed, m.epoch, float(d["lipschitz_max"]),
+                        float(d["lipschitz_mean"])))
+    seeds = sorted({r[0] for r in records})
+    epochs = sorted({r[1] for r in records})
+    mx = np.full((len(seeds), len(epochs)), np.nan)
+    mean = np.full_like(mx, np.nan)
+    for seed, epoch, a, b in records:
+        mx[seeds.index(seed), epochs.index(epoch)] = a
+        mean[seeds.index(seed), epochs.index(epoch)] = b
+    ds = xr.Dataset({"lipschitz_max": (("seed", "epoch"), mx),
+                     "lipschitz_mean": (("seed", "epoch"), mean)},
+                    coords={"seed": seeds, "epoch": epochs})
+    config = {"checkpoints": [str(p) for p in paths], "batch": batch, "iters": iters}
+    return finish(ds, name="lipschitz-over-training", x="epoch", config=config,
+                  plot=["lipschitz_max", "lipschitz_mean"],
+                  title="Lipschitz constant of the relaxation over training")
