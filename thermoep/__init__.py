@@ -29,14 +29,15 @@ from .objectives import (
     gaussian_grad_L,
     implicit_grad,
 )
-from .samplers import SAMPLERS, Gibbs, Langevin, Relaxation, exact
+from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, exact
 
 __version__ = "0.1.0"
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "AdaptiveHybrid", "Backprop", "Centered",
     "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
-    "Gibbs", "Gradient", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
-    "LayeredHopfield", "OneSided", "PathIntegral", "Relaxation", "SquaredError", "__version__",
+    "Gibbs", "Gradient", "HMC", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
+    "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "Relaxation", "SquaredError",
+    "__version__",
     "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
 ]

@@ -4,6 +4,7 @@ from . import exact
 from .base import MonteCarloSampler, Phase
 from .gibbs import Gibbs
 from .langevin import Langevin
+from .nuts import HMC, NUTS
 from .relax import Relaxation
 
 SAMPLERS = {
@@ -11,6 +12,9 @@ SAMPLERS = {
     "langevin": Langevin,
     "mala": lambda **kw: Langevin(metropolis=True, **kw),
     "gibbs": Gibbs,
+    "nuts": NUTS,
+    "hmc": HMC,
 }
 
-__all__ = ["SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase", "Relaxation", "exact"]
+__all__ = ["HMC", "NUTS", "SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase",
+           "Relaxation", "exact"]
