@@ -197,8 +197,8 @@ def alignment(
                            rich_help_panel=R)] = None,
     temperature: Temperature = 0.01,
     chains: Chains = 8,
-    steps: Steps = 100,
-    burn_in: BurnIn = 30,
+    steps: Steps = 200,
+    burn_in: BurnIn = 50,
     step_size: StepSize = 0.2,
     mala: Mala = False,
     dataset: Dataset = "digits",
@@ -238,13 +238,13 @@ def alignment(
         fail(exc)
     if checkpoints:
         cos = ds["cos_bptt"].mean("seed")
-        rows = [[str(int(e)), _fmt(float(cos.sel(estimator="std", epoch=e)), 4),
-                 _fmt(float(cos.sel(estimator="cep", epoch=e)), 4)] for e in ds["epoch"].values]
+        rows = [[str(int(e)), f"{float(cos.sel(estimator='std', epoch=e)):.4f}",
+                 f"{float(cos.sel(estimator='cep', epoch=e)):.4f}"] for e in ds["epoch"].values]
         _print("cosine with BPTT over training", ["epoch", "std", "cep"], rows, path, png)
         return
     cols = ["β", *(f"{n} (sup / L_β)" for n in ds["estimator"].values)]
-    rows = [[_fmt(b), *(f"{_fmt(float(ds['cos_sup'].sel(estimator=n, beta=b)))} / "
-                        f"{_fmt(float(ds['cos_target'].sel(estimator=n, beta=b)))}"
+    rows = [[_fmt(b), *(f"{float(ds['cos_sup'].sel(estimator=n, beta=b)):.3f} / "
+                        f"{float(ds['cos_target'].sel(estimator=n, beta=b)):.3f}"
                         for n in ds["estimator"].values)] for b in ds["beta"].values]
     _print(f"cosine with ∇L_sup / ∇L_β (T={temperature} for the Monte-Carlo estimators)",
            cols, rows, path, png)
