@@ -1,4 +1,4 @@
-"""The command line: help, the main job, report, and bad input (one red line, exit != 0, no file)."""
+"""The command line: help, the main job, report, and bad input (one red line, exit != 0)."""
 
 import pytest
 import xarray as xr

@@ -78,3 +78,19 @@ def test_hardsigmoid_projection_keeps_minimisers_in_box():
     assert net.state_bounds == (0.0, 1.0)
     t = torch.tensor([-0.5, 0.3, 1.7])
     assert torch.equal(net.project(0, t), torch.tensor([0.0, 0.3, 1.0]))
+
+
+def test_input_drive_cache_follows_inputs_and_parameters():
+    net = te.LayeredHopfield([4, 3, 2])
+    with torch.no_grad():
+        x = torch.randn(5, 4)
+        d1 = net.input_drive(x)
+        assert net.input_drive(x) is d1  # same batch, same weights: reused
+        x2 = torch.randn(5, 4)
+        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
+        net.weights[0].add_(1.0)  # an optimizer step changes the version counter
+        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
+        x2.mul_(2.0)
+        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
+    d = net.input_drive(x2)  # with autograd: never cached, carries the graph
+    assert d.requires_grad

@@ -143,8 +143,28 @@ class LayeredEnergy(nn.Module):
 
     # -- energy and its analytic gradients -------------------------------------------------------
     def input_drive(self, x: Tensor) -> Tensor:
-        """ρ(s_0) W_1 + b_1 with ρ(s_0) = x: computed once per phase, reused at every step."""
-        return x @ self.weights[0] + self.biases[0]
+        """ρ(s_0) W_1 + b_1 with ρ(s_0) = x, reused at every step of every phase of a batch.
+
+        Without autograd the result is cached for the same ``x`` and unchanged parameters
+        (tensor versions), so the free and nudged phases of one batch share one matmul.
+        """
+        w, b = self.weights[0], self.biases[0]
+        if torch.is_grad_enabled():
+            return x @ w + b
+        # The cache holds x itself, so no other tensor can take its identity while cached;
+        # in-place changes to x, W or b bump their version counters and invalidate it.
+        key = (x._version, w._version, b._version, w.data_ptr(), b.data_ptr())
+        cached = getattr(self, "_drive_cache", None)
+        if cached is not None and cached[0] is x and cached[1] == key:
+            return cached[2]
+        drive = torch.addmm(b, x, w) if x.dim() == 2 else x @ w + b
+        self._drive_cache = (x, key, drive)
+        return drive
+
+    def hot_parameters(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """(W_l, W_lᵀ, b_l) as plain lists, fetched once per relaxation (not per step)."""
+        ws = list(self.weights)
+        return ws, [w.transpose(0, 1) for w in ws], list(self.biases)
 
     def bottom_up(self, x: Tensor, rho_s: State, i: int, drive: Tensor | None) -> Tensor:
         if i == 0:
@@ -168,17 +188,19 @@ class LayeredEnergy(nn.Module):
             e = e + self.self_energy(t) - (self.bottom_up(x, rho_s, i, drive) * rho_s[i]).sum(-1)
         return e
 
-    def fast_field(self, rho_s, i: int, drive: Tensor) -> Tensor:
-        """h_i from cached ρ(s) with fused multiply-adds (the relaxation's hot path)."""
+    def fast_field(self, rho_s, i: int, drive: Tensor, hot=None) -> Tensor:
+        """h_i from cached ρ(s) with fused multiply-adds (the relaxation's hot path);
+        ``hot`` is :meth:`hot_parameters`."""
+        ws, wts, bs = self.hot_parameters() if hot is None else hot
         if i == 0:
             h = drive
         else:
-            h = torch.addmm(self.biases[i], rho_s[i - 1], self.weights[i]) \
-                if rho_s[i - 1].dim() == 2 else rho_s[i - 1] @ self.weights[i] + self.biases[i]
-        if i + 1 < self.num_layers:
-            w = self.weights[i + 1].transpose(0, 1)
-            h = torch.addmm(h, rho_s[i + 1], w) if rho_s[i + 1].dim() == 2 and h.dim() == 2 \
-                else h + rho_s[i + 1] @ w
+            a = rho_s[i - 1]
+            h = torch.addmm(bs[i], a, ws[i]) if a.dim() == 2 else a @ ws[i] + bs[i]
+        if i + 1 < len(ws):
+            a = rho_s[i + 1]
+            h = torch.addmm(h, a, wts[i + 1]) if a.dim() == 2 and h.dim() == 2 \
+                else h + a @ wts[i + 1]
         return h
 
     def descent_step(self, i: int, s: Tensor, rho_prime: Tensor, h: Tensor, eta: float,

@@ -73,6 +73,7 @@ class Relaxation:
         blocks = [tuple(i for i in b if i in free_layers) for b in blocks]
         residual = torch.zeros(B, dtype=x.dtype, device=x.device)
         taken = 0
+        hot = energy.hot_parameters()
         both = [energy.rho_and_prime(t) for t in s]
         rho_s = [r for r, _ in both]
         prime = [p for _, p in both]
@@ -83,7 +84,7 @@ class Relaxation:
             for block in blocks:
                 new = {}
                 for i in block:
-                    h = energy.fast_field(rho_s, i, drive)
+                    h = energy.fast_field(rho_s, i, drive, hot)
                     extra = nudge * cost.grad(s[i], y) if i == L - 1 and nudge != 0.0 else None
                     new[i] = energy.descent_step(i, s[i], prime[i], h, eta, extra)
                 for i, t in new.items():
