@@ -68,3 +68,21 @@ def test_resume_without_checkpoint(tmp_path):
 def test_report_missing_file(tmp_path):
     r = runner.invoke(app, ["report", str(tmp_path / "missing.nc")])
     assert r.exit_code != 0 and "missing.nc" in r.output
+
+
+def test_report_draws_a_diagnostic(tmp_path):
+    out = tmp_path / "snr.nc"
+    r = runner.invoke(app, ["diagnose", "snr", "--out", str(out), "--temperature", "0"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "beta" in r.output
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_records_lipschitz(tmp_path):
+    out = tmp_path / "l.nc"
+    r = runner.invoke(app, ["train", *QUICK, "--lipschitz", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    lip = xr.open_dataset(out)["lipschitz"].values
+    assert lip.shape == (2,) and ((lip > 0) & (lip < 1)).all()

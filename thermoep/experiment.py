@@ -61,6 +61,7 @@ class TrainConfig:
     chains: int | None = None
     step_size: float | None = None
     coupled: bool = False
+    lipschitz: bool = False
     epochs: int | None = None
     batch_size: int = 32
     optimizer: str = "adam"
@@ -95,6 +96,9 @@ class TrainConfig:
                              f"{temperature} (use langevin, mala or gibbs for T > 0)")
         if sampler != "relax" and temperature == 0:
             raise ValueError(f"sampler {sampler!r} needs temperature > 0, got 0 (use relax)")
+        if self.lipschitz and self.binary:
+            raise ValueError("--lipschitz needs continuous units (it differentiates the "
+                             "relaxation map)")
         if self.coupled and sampler == "relax":
             raise ValueError("--coupled (common random numbers) needs a Monte-Carlo sampler")
         if self.binary and sampler not in ("gibbs",):
@@ -285,9 +289,24 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
             if keep_checkpoints:
                 checkpoints.save(epoch_checkpoint(checkpoint, epoch), **kw)
 
+    extra = None
+    if cfg.lipschitz:
+        # contraction of the relaxation map at the free fixed point, on 64 fixed test inputs
+        # (seed spectral-normalization-eqprop §2.2); T = 0 relaxation with the run's step size
+        from .diagnostics import lipschitz_constant
+
+        probe = Relaxation(steps=cfg.steps, step_size=cfg.step_size if cfg.sampler == "relax"
+                           else 0.5)
+        xl, yl = data.test_x[:64].to(model.device, model.dtype), data.test_y[:64].to(model.device)
+
+        def extra():
+            ds = lipschitz_constant(model, cost, xl, yl, probe, iters=30)
+            return {"lipschitz": float(ds["lipschitz_max"])}
+
     history = fit(model, cost, est, opt, data, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
-                  start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end)
+                  start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end,
+                  extra_metrics=extra)
     config = cfg.to_dict()
     config["sizes"] = [data.input_size, *cfg.hidden, data.num_classes]
     config["data_source"] = data.source

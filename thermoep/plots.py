@@ -209,7 +209,8 @@ def plot_curves(
             ax.plot(xs[order], line.values[order], marker="o", markersize=3, label=text)
             n_lines += 1
     _set_xscale(ax, ds[x].values, logx)
-    if logy:
+    values = np.concatenate([np.asarray(ds[n].values, dtype=float).ravel() for n in y])
+    if logy and np.any(np.isfinite(values) & (values > 0)):  # e.g. SNR = inf at T = 0
         ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(y[0] if len(y) == 1 else "value")
@@ -236,6 +237,8 @@ def plot_any(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         x_dim = ds[x].dims[0] if x in ds.variables and ds[x].ndim == 1 else x
         y = [k for k, v in ds.data_vars.items()
              if x_dim in v.dims and k != x and np.issubdtype(v.dtype, np.number)]
+        chosen = [v for v in str(ds.attrs.get("plot", "")).split(",") if v in y]
+        y = chosen or y  # a diagnostic may name the variables worth drawing
         return plot_curves(
             ds, path, x=x, y=y, logx=_truthy(ds.attrs.get("logx", False)),
             logy=_truthy(ds.attrs.get("logy", False)), title=ds.attrs.get("title"),

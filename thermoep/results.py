@@ -282,15 +282,25 @@ def summary_table(ds: xr.Dataset) -> list[dict]:
     """Rows for printing: one per epoch (per sweep point and epoch); all-NaN rows are dropped.
 
     Each row holds the dim coordinates (sweep dims first, then ``epoch``) and the variables that
-    have an ``epoch`` dim.
+    have an ``epoch`` dim. Diagnostics without ``epoch`` are tabulated along their ``attrs["x"]``
+    dim (e.g. ``beta``), using the variables named in ``attrs["plot"]`` when present.
     """
+    axis = "epoch"
     if "epoch" not in ds.dims:
-        raise ValueError(f"summary_table needs an 'epoch' dim, got dims {tuple(ds.dims)}")
-    names = [k for k, v in ds.data_vars.items() if "epoch" in v.dims]
+        axis = ds.attrs.get("x")
+        if axis not in ds.dims:
+            raise ValueError(f"summary_table needs an 'epoch' dim or attrs['x'] naming a dim, "
+                             f"got dims {tuple(ds.dims)}")
+        wanted = ds.attrs.get("plot")
+        if isinstance(wanted, str):
+            wanted = [w for w in wanted.replace(",", " ").split() if w in ds.data_vars]
+        if wanted:
+            ds = ds[list(wanted)]
+    names = [k for k, v in ds.data_vars.items() if axis in v.dims]
     if not names:
         return []
     sub = ds[names]
-    order = [d for d in sub.dims if d != "epoch"] + ["epoch"]
+    order = [d for d in sub.dims if d != axis] + [axis]
     frame = sub.transpose(*order).to_dataframe().reset_index()
     frame = frame[order + names].dropna(subset=names, how="all")
     return [{k: _py(v) for k, v in row.items()} for row in frame.to_dict("records")]

@@ -34,7 +34,8 @@ def report(
     title = ds.attrs.get("name", path.name)
     table = Table(title=f"{title} ({path})")
     cols = [c for c in (table_rows[0] if table_rows else {})
-            if c not in HIDDEN and any(not _isnan(r.get(c)) for r in table_rows)]
+            if (c not in HIDDEN or c in ds.dims or "epoch" not in ds.dims)
+            and any(not _isnan(r.get(c)) for r in table_rows)]
     for c in cols:
         table.add_column(LABELS.get(c, c), justify="right")
     for r in table_rows[-rows:]:

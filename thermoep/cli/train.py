@@ -47,6 +47,9 @@ def train(
                        "steps/3).", rich_help_panel=S)] = None,
     chains: Annotated[int | None, typer.Option(help="Chains per input (default 4 for MC).",
                       rich_help_panel=S)] = None,
+    lipschitz: Annotated[bool, typer.Option("--lipschitz", help="Record the Lipschitz constant "
+                         "of the relaxation map at the fixed point each epoch.",
+                         rich_help_panel=S)] = False,
     coupled: Annotated[bool, typer.Option("--coupled", help="Common random numbers for the "
                        "free and nudged chains.", rich_help_panel=S)] = False,
     step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
@@ -119,7 +122,7 @@ def train(
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
-            coupled=coupled, standardize=standardize,
+            coupled=coupled, standardize=standardize, lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, dtype=dtype,
         ).resolved()
