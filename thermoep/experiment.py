@@ -122,20 +122,13 @@ class TrainConfig:
         burn_in = self.burn_in if self.burn_in is not None else (steps // 3 if mc else 0)
         chains = self.chains or (4 if mc else 1)
         step_size = self.step_size or (0.4 if sampler in ("langevin", "mala") else 0.5)
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
-                             f"{sorted(DATASETS)}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose one of "
-                             f"{sorted(ACTIVATIONS)}")
-        if self.cost not in COSTS:
-            raise ValueError(f"unknown cost {self.cost!r}; choose one of {sorted(COSTS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of "
-                             f"{list(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of "
-                             f"{list(SCHEDULES)}")
+        for what, value, choices in (("dataset", self.dataset, DATASETS),
+                                     ("activation", self.activation, ACTIVATIONS),
+                                     ("cost", self.cost, COSTS),
+                                     ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES)):
+            if value not in choices:
+                raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(choices)}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -102,37 +102,36 @@ def expected_cost(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1
     return (p * ell).sum(0)
 
 
-def expected_param_grad(energy, cost, x, y, nudge: float = 0.0,
-                        temperature: float = 1.0) -> dict[str, Tensor]:
-    """Batch mean of E_{p_b}[∂θE], keyed like ``named_parameters()``."""
+def _weighted_param_grad(energy, cost, x, y, nudge, temperature, weight) -> dict[str, Tensor]:
+    """Batch mean of Σ_k w_kb ∂θE(s_k; x_b), with w = weight(p_b, ℓ) held fixed.
+
+    E is linear in the weights' sum, so one autograd pass through Σ w·E gives the expectation.
+    """
     T = _check(temperature)
     with torch.no_grad():
         _, e, ell = _tables(energy, cost, x, y)
-        p = torch.softmax(-(e + nudge * ell) / T, dim=0)
+        w = weight(torch.softmax(-(e + nudge * ell) / T, dim=0), ell)
     params = dict(energy.named_parameters())
     with torch.enable_grad():
         _, e, _ = _tables(energy, cost, x, y)
-        total = (p * e).sum() / e.shape[1]
-        grads = torch.autograd.grad(total, list(params.values()), allow_unused=True)
+        grads = torch.autograd.grad((w * e).sum() / e.shape[1], list(params.values()),
+                                    allow_unused=True)
     return {k: (torch.zeros_like(v) if g is None else g)
             for (k, v), g in zip(params.items(), grads, strict=True)}
+
+
+def expected_param_grad(energy, cost, x, y, nudge: float = 0.0,
+                        temperature: float = 1.0) -> dict[str, Tensor]:
+    """Batch mean of E_{p_b}[∂θE], keyed like ``named_parameters()``."""
+    return _weighted_param_grad(energy, cost, x, y, nudge, temperature, lambda p, ell: p)
 
 
 def covariance(energy, cost, x, y, nudge: float = 0.0,
                temperature: float = 1.0) -> dict[str, Tensor]:
-    """Batch mean of Cov_{p_b}(∂θE, ℓ), keyed like ``named_parameters()``."""
-    T = _check(temperature)
-    with torch.no_grad():
-        _, e, ell = _tables(energy, cost, x, y)
-        p = torch.softmax(-(e + nudge * ell) / T, dim=0)
-        centred = ell - (p * ell).sum(0, keepdim=True)
-    params = dict(energy.named_parameters())
-    with torch.enable_grad():
-        _, e, _ = _tables(energy, cost, x, y)
-        total = (p * centred * e).sum() / e.shape[1]
-        grads = torch.autograd.grad(total, list(params.values()), allow_unused=True)
-    return {k: (torch.zeros_like(v) if g is None else g)
-            for (k, v), g in zip(params.items(), grads, strict=True)}
+    """Batch mean of Cov_{p_b}(∂θE, ℓ) = E_b[∂θE (ℓ − E_b[ℓ])], keyed like named_parameters()."""
+    return _weighted_param_grad(
+        energy, cost, x, y, nudge, temperature,
+        lambda p, ell: p * (ell - (p * ell).sum(0, keepdim=True)))
 
 
 def grad_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
