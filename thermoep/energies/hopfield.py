@@ -109,6 +109,12 @@ class LayeredHopfield(LayeredEnergy):
         return s
 
     @property
+    def relax_step_size(self) -> float:
+        """Default relaxation step: measured to contract in 30 steps on 784-512-10 and
+        784-256-256-10 at init (sigmoid4's larger ρ'' needs the smaller step)."""
+        return 0.5 if self.activation == "sigmoid4" else 0.7
+
+    @property
     def state_bounds(self):
         return (0.0, 1.0) if self.activation == "hardsigmoid" else None
 
