@@ -125,7 +125,6 @@ class _Accumulator:
         return total
 
     def add(self, s: State) -> None:
-        B = self.x.shape[0]
         ell = self.cost.value(s[-1], self.y)  # [C, B]
         e = self.energy.energy(self.x, s, self.drive)
         self.grad = self._add(self.grad, self.energy.param_grad(self.x, s, None, per_chain=True))
@@ -143,7 +142,6 @@ class _Accumulator:
         self.trace_e.append(e.mean(-1))
         self.trace_l.append(ell.mean(-1))
         self.n += 1
-        del B
 
     def finish(self, nudge, state, info) -> Phase:
         n, B = self.n, self.x.shape[0]
