@@ -37,6 +37,17 @@ def test_train_path_integral_writes_results_then_report(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_train_prototypical_energy_with_global_standardisation(tmp_path):
+    out = tmp_path / "proto.nc"
+    r = runner.invoke(app, ["train", *QUICK, "--energy", "prototypical", "--standardize-global",
+                            "--estimator", "hybrid-cosine", "--beta", "0.1", "--lr", "0.01",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["energy"] == "prototypical" and ds.attrs["standardize"] == "global"
+        assert float(ds["test_accuracy"][-1]) > 0.3  # 10 classes of digits: chance is 0.1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -46,6 +57,8 @@ def test_train_path_integral_writes_results_then_report(tmp_path):
         (["--temperature", "-1", "--estimator", "finite-nudge"], "temperature must be >= 0"),
         (["--sizes", "784,32,10"], "do not match the data"),
         (["--sampler", "gibbs"], "needs binary units"),
+        (["--energy", "spin-glass"], "unknown energy 'spin-glass'"),
+        (["--energy", "prototypical", "--estimator", "finite-nudge"], "Langevin"),
         (["--out", "/nonexistent-dir/x.nc"], "nonexistent-dir"),
     ],
 )

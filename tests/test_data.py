@@ -463,6 +463,16 @@ def test_dtype_and_standardize():
     assert ((std - 1).abs() < 1e-9).logical_or(std == 0).all()
 
 
+def test_global_standardize_uses_one_mean_and_std():
+    raw = load_dataset("digits", dtype=torch.float64)
+    ds = load_dataset("digits", dtype=torch.float64, standardize="global")
+    mean, std = raw.train_x.mean(), raw.train_x.std(unbiased=False)
+    torch.testing.assert_close(ds.train_x, (raw.train_x - mean) / std)
+    torch.testing.assert_close(ds.test_x, (raw.test_x - mean) / std)  # train statistics
+    with pytest.raises(ValueError, match="standardize must be"):
+        load_dataset("digits", standardize="pixel")
+
+
 def test_registry_and_name_normalisation():
     assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10"}
     assert load_dataset("Digits", limit_train=5).name == "digits"

@@ -31,6 +31,23 @@ def test_bias_orders(activation, float64):
         assert s == pytest.approx(2.0, abs=0.05)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid4", "hardsigmoid"])
+def test_bias_orders_prototypical(activation, float64):
+    """Same orders for the bilinear energy of Laborieux et al., relaxed by s ← σ(h − β∂ℓ)."""
+    torch.manual_seed(3)
+    net = te.PrototypicalHopfield([5, 6, 3], activation)
+    _, cost, x, y = hopfield_problem(seed=3)
+    relax = te.Relaxation(steps=5000, tol=1e-13)
+    for s in _slopes(te.OneSided, net, cost, x, y, relax):
+        assert s == pytest.approx(1.0, abs=0.05)
+    for s in _slopes(te.Centered, net, cost, x, y, relax):
+        assert s == pytest.approx(2.0, abs=0.05)
+    bptt = te.bptt_grad(net, cost, x, y, te.Relaxation(steps=600))
+    imp = te.implicit_grad(net, cost, x, y, relax)
+    for k in imp:
+        torch.testing.assert_close(bptt[k], imp[k], atol=1e-9, rtol=1e-7)
+
+
 def test_bptt_equals_implicit_gradient(float64):
     net, cost, x, y = hopfield_problem(sizes=(4, 6, 5, 3), seed=5)
     imp = te.implicit_grad(net, cost, x, y)

@@ -10,6 +10,9 @@ MODELS = [
     lambda: te.LayeredHopfield([4, 5, 3, 2], "tanh"),
     lambda: te.LayeredHopfield([4, 5, 3, 2], "hardsigmoid"),
     lambda: te.LayeredHopfield([4, 5, 3, 2], "sigmoid4"),
+    lambda: te.PrototypicalHopfield([4, 5, 3, 2], "tanh"),
+    lambda: te.PrototypicalHopfield([4, 5, 3, 2], "sigmoid4"),
+    lambda: te.PrototypicalHopfield([4, 5, 3, 2], "hardsigmoid"),
     lambda: te.LayeredBoltzmann([4, 5, 3, 2]),
     lambda: gaussian_problem(4, 5)[0],
 ]
@@ -94,3 +97,34 @@ def test_input_drive_cache_follows_inputs_and_parameters():
         torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
     d = net.input_drive(x2)  # with autograd: never cached, carries the graph
     assert d.requires_grad
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid4", "hardsigmoid"])
+def test_prototypical_relaxation_reaches_sigma_of_field(activation, float64):
+    """Its fixed points are s_l = σ(h_l) (Laborieux et al.'s dynamics) and stationary points of
+    E (∂E/∂s = σ⁻¹(s) − h = 0); each η = 1 block step is an exact block minimisation, so E
+    never increases along the relaxation."""
+    torch.manual_seed(0)
+    net = te.PrototypicalHopfield([6, 7, 5, 3], activation)
+    x, y = torch.randn(4, 6), torch.randint(0, 3, (4,))
+    cost = te.SquaredError()
+    energies = []
+    for steps in range(1, 8):
+        s, _, _ = te.Relaxation(steps=steps).settle(net, cost, x, y, 0.0)
+        energies.append(net.energy(x, s))
+    for a, b in zip(energies, energies[1:]):
+        assert (b <= a + 1e-12).all()
+    s, residual, _ = te.Relaxation(steps=3000, tol=1e-12).settle(net, cost, x, y, 0.0)
+    assert float(residual.max()) < 1e-12
+    for i, t in enumerate(s):
+        sigma = net.descent_step(i, t, None, net.layer_field(x, s, i), 1.0, None)
+        torch.testing.assert_close(t, sigma)
+        if activation != "hardsigmoid":  # (pinned hard-sigmoid units have ∂E/∂s ≠ 0)
+            torch.testing.assert_close(net.layer_grad(x, s, i), torch.zeros_like(t))
+
+
+def test_prototypical_smooth_units_refuse_langevin():
+    net = te.PrototypicalHopfield([3, 4, 2], "tanh")
+    with pytest.raises(TypeError, match="cannot respect"):
+        te.Langevin(steps=2, burn_in=0).run(net, te.SquaredError(), torch.randn(2, 3),
+                                            torch.tensor([0, 1]), 0.0)

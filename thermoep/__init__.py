@@ -11,7 +11,13 @@ Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β 
 
 from . import checkpoints, schedules
 from .costs import COSTS, CrossEntropy, SquaredError
-from .energies import ENERGIES, GaussianEnergy, LayeredBoltzmann, LayeredHopfield
+from .energies import (
+    ENERGIES,
+    GaussianEnergy,
+    LayeredBoltzmann,
+    LayeredHopfield,
+    PrototypicalHopfield,
+)
 from .objectives import (
     ESTIMATORS,
     AdaptiveHybrid,
@@ -37,7 +43,8 @@ __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "AdaptiveHybrid", "Backprop", "Centered",
     "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
     "Gibbs", "Gradient", "HMC", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
-    "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "Relaxation", "SquaredError",
+    "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "PrototypicalHopfield", "Relaxation",
+    "SquaredError",
     "__version__",
     "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
 ]

@@ -18,7 +18,8 @@ import torch
 from . import _checks, checkpoints, results
 from .costs import COSTS
 from .data import DATASETS, load_dataset
-from .energies import LayeredBoltzmann, LayeredHopfield
+from .data.dataset import standardize_mode
+from .energies import LayeredBoltzmann, LayeredHopfield, PrototypicalHopfield
 from .energies.hopfield import ACTIVATIONS
 from .objectives import ESTIMATORS
 from .progress import make_reporter
@@ -26,6 +27,7 @@ from .samplers import Gibbs, Langevin, Relaxation
 from .schedules import BETA_SCHEDULES
 from .training import fit
 
+CONTINUOUS_ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield}
 STOCHASTIC_ESTIMATORS = ("finite-nudge", "path-integral")
 SAMPLER_NAMES = ("relax", "langevin", "mala", "gibbs")
 OPTIMIZERS = ("sgd", "adam")
@@ -41,10 +43,11 @@ class TrainConfig:
     data_dir: str | None = None
     limit_train: int | None = None
     limit_test: int | None = None
-    standardize: bool = False
+    standardize: bool | str = False  # True / "feature", or "global" (one mean and std)
     hidden: tuple[int, ...] = (256,)
     sizes: tuple[int, ...] | None = None
     activation: str = "tanh"
+    energy: str = "hopfield"
     binary: bool = False
     cost: str = "squared-error"
     estimator: str = "centered"
@@ -101,6 +104,17 @@ class TrainConfig:
                              "relaxation map)")
         if self.coupled and sampler == "relax":
             raise ValueError("--coupled (common random numbers) needs a Monte-Carlo sampler")
+        if self.energy not in CONTINUOUS_ENERGIES:
+            raise ValueError(f"unknown energy {self.energy!r}; choose one of "
+                             f"{sorted(CONTINUOUS_ENERGIES)} (or --binary)")
+        if self.energy != "hopfield" and self.binary:
+            raise ValueError(f"--binary is the Boltzmann energy; it cannot be combined with "
+                             f"energy {self.energy!r}")
+        if (self.energy == "prototypical" and sampler in ("langevin", "mala")
+                and self.activation != "hardsigmoid"):
+            raise ValueError(f"the prototypical energy with {self.activation} units is a barrier "
+                             "at the edges of its interval and cannot be sampled by Langevin; "
+                             "use --energy hopfield for T > 0 (or --activation hardsigmoid)")
         if self.binary and sampler not in ("gibbs",):
             raise ValueError(f"binary units need --sampler gibbs, got {sampler!r}")
         if not self.binary and sampler == "gibbs":
@@ -121,7 +135,10 @@ class TrainConfig:
         epochs = self.epochs or (30 if not mc else 15 if est == "path-integral" else 25)
         burn_in = self.burn_in if self.burn_in is not None else (steps // 3 if mc else 0)
         chains = self.chains or (4 if mc else 1)
-        step_size = self.step_size or (0.4 if sampler in ("langevin", "mala") else 0.5)
+        # relax: 1.0 is exact block minimisation for the prototypical energy; 0.5 contracts for
+        # every Hopfield activation
+        step_size = self.step_size or (0.4 if sampler in ("langevin", "mala") else
+                                       1.0 if self.energy == "prototypical" else 0.5)
         for what, value, choices in (("dataset", self.dataset, DATASETS),
                                      ("activation", self.activation, ACTIVATIONS),
                                      ("cost", self.cost, COSTS),
@@ -129,6 +146,7 @@ class TrainConfig:
                                      ("schedule", self.schedule, SCHEDULES)):
             if value not in choices:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(choices)}")
+        standardize_mode(self.standardize)  # raises on a bad value
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -222,7 +240,8 @@ def build(cfg: TrainConfig):
     old = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        model = LayeredBoltzmann(sizes) if cfg.binary else LayeredHopfield(sizes, cfg.activation)
+        model = (LayeredBoltzmann(sizes) if cfg.binary
+                 else CONTINUOUS_ENERGIES[cfg.energy](sizes, cfg.activation))
     finally:
         torch.set_default_dtype(old)
     model = model.to(device)

@@ -62,6 +62,9 @@ def train(
                            rich_help_panel=D)] = None,
     standardize: Annotated[bool, typer.Option("--standardize", help="Standardise inputs with "
                            "the training set's mean and std.", rich_help_panel=D)] = False,
+    standardize_global: Annotated[bool, typer.Option("--standardize-global", help="Standardise "
+                                  "inputs with one mean and std over all pixels (hybrid-EP "
+                                  "seed).", rich_help_panel=D)] = False,
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test examples.",
                           rich_help_panel=D)] = None,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.",
@@ -71,6 +74,10 @@ def train(
                      rich_help_panel=M)] = None,
     activation: Annotated[str, typer.Option(help=f"Activation: {', '.join(ACTIVATIONS)}.",
                                             rich_help_panel=M)] = "tanh",
+    energy: Annotated[str, typer.Option(help="Continuous energy: hopfield (interactions "
+                      "through ρ(s), self term ½‖s‖²) or prototypical (bilinear, s ← ρ(h); the "
+                      "model of Laborieux et al. and the hybrid-EP seed; T = 0 only).",
+                      rich_help_panel=M)] = "hopfield",
     binary: Annotated[bool, typer.Option("--binary", help="Binary stochastic units "
                       "(LayeredBoltzmann, Gibbs sampling).", rich_help_panel=M)] = False,
     cost: Annotated[str, typer.Option(help="Cost: squared-error or cross-entropy.",
@@ -118,11 +125,11 @@ def train(
             dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
             limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
             sizes=None if sizes is None else _hidden(sizes),
-            activation=activation, binary=binary, cost=cost, estimator=estimator, beta=beta,
+            activation=activation, energy=energy, binary=binary, cost=cost, estimator=estimator, beta=beta,
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
-            coupled=coupled, standardize=standardize, lipschitz=lipschitz,
+            coupled=coupled, standardize="global" if standardize_global else standardize, lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, dtype=dtype,
         ).resolved()

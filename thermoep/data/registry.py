@@ -140,7 +140,7 @@ def load_dataset(
     limit_train: int | None = None,
     limit_test: int | None = None,
     dtype: torch.dtype = torch.float32,
-    standardize: bool = False,
+    standardize: bool | str = False,
 ) -> Dataset:
     """Load a dataset by name as flattened float images in [0, 1] and int64 labels.
 
@@ -148,7 +148,8 @@ def load_dataset(
     (see `search_dirs`); a missing dataset raises `DatasetNotFoundError` saying where it looked
     and how to get it. ``seed`` draws the digits split (file datasets have a fixed split).
     ``limit_train``/``limit_test`` keep the first N examples (all, if fewer). ``standardize``
-    rescales every feature by the training set's mean and std.
+    rescales every feature by the training set's mean and std (``"global"``: one mean and std
+    over all features).
     """
     key = canonical_name(name)
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -164,5 +165,5 @@ def load_dataset(
         )
     raw = DATASETS[key](data_dir, seed=seed)
     return raw.to_dataset(
-        limit_train=limit_train, limit_test=limit_test, dtype=dtype, standardize=bool(standardize)
+        limit_train=limit_train, limit_test=limit_test, dtype=dtype, standardize=standardize
     )

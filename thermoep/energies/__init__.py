@@ -4,8 +4,10 @@ from .base import LayeredEnergy, State
 from .boltzmann import LayeredBoltzmann
 from .gaussian import GaussianEnergy
 from .hopfield import ACTIVATIONS, LayeredHopfield
+from .prototypical import PROTOTYPICAL_ACTIVATIONS, PrototypicalHopfield
 
-ENERGIES = {"hopfield": LayeredHopfield, "boltzmann": LayeredBoltzmann}
+ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield,
+            "boltzmann": LayeredBoltzmann}
 
 __all__ = ["ACTIVATIONS", "ENERGIES", "GaussianEnergy", "LayeredBoltzmann", "LayeredEnergy",
-           "LayeredHopfield", "State"]
+           "LayeredHopfield", "PROTOTYPICAL_ACTIVATIONS", "PrototypicalHopfield", "State"]

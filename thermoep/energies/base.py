@@ -56,6 +56,8 @@ class LayeredEnergy(nn.Module):
     """Base class of the layered pairwise energies (see module docstring)."""
 
     binary: bool = False
+    #: False for energies that are infinite outside an open box (Langevin cannot sample them)
+    langevin_ok: bool = True
 
     def __init__(self, sizes, *, init_scale: float | None = None) -> None:
         super().__init__()

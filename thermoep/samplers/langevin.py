@@ -70,6 +70,12 @@ class Langevin(MonteCarloSampler):
         if energy.binary:
             raise TypeError(f"{type(energy).__name__} has binary units: Langevin needs "
                             "continuous units; use Gibbs")
+        if not energy.langevin_ok:
+            raise TypeError(
+                f"{energy!r}: its energy is infinite outside an open box (the self term "
+                "∫σ⁻¹ is a barrier), which Langevin steps cannot respect; sample LayeredHopfield "
+                "instead, or use Relaxation for T = 0"
+            )
         drive = energy.input_drive(x).detach()
         eta, T = self.step_size, self.temperature
         noise_scale = math.sqrt(2.0 * eta * T)
