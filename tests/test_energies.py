@@ -112,7 +112,7 @@ def test_prototypical_relaxation_reaches_sigma_of_field(activation, float64):
     for steps in range(1, 8):
         s, _, _ = te.Relaxation(steps=steps).settle(net, cost, x, y, 0.0)
         energies.append(net.energy(x, s))
-    for a, b in zip(energies, energies[1:]):
+    for a, b in zip(energies, energies[1:], strict=False):
         assert (b <= a + 1e-12).all()
     s, residual, _ = te.Relaxation(steps=3000, tol=1e-12).settle(net, cost, x, y, 0.0)
     assert float(residual.max()) < 1e-12
