@@ -25,6 +25,23 @@ def test_sweep_dims_and_values(tmp_path):
     on_disk.close()
 
 
+def test_interrupted_sweep_resumes_from_kept_runs(tmp_path, monkeypatch):
+    grid = {"estimator": ["centered", "one-sided"], "seed": [0]}
+    out = tmp_path / "r.nc"
+    first = sweep.sweep(QUICK, grid, out=out)
+    kept = sorted((tmp_path / "r.nc.runs").glob("*.nc"))
+    assert len(kept) == 2
+    kept[0].unlink()  # as if the sweep had died before this run finished
+    trained = []
+    real = sweep._one
+    monkeypatch.setattr(sweep, "_one", lambda c, t: trained.append(c) or real(c, t))
+    again = sweep.sweep(QUICK, grid, out=out)
+    assert len(trained) == 1  # only the missing run is trained again
+    xr.testing.assert_allclose(first["test_accuracy"], again["test_accuracy"])
+    sweep.sweep({**QUICK, "lr": 1e-3}, grid, out=out)  # a changed config is not reused
+    assert len(trained) == 3
+
+
 @pytest.mark.parametrize("path", sorted(BENCH.glob("*.json")), ids=lambda p: p.name)
 def test_benchmark_sweep_files_resolve(path):
     base, grid = sweep.load_spec(path)

@@ -8,6 +8,7 @@ A sweep file is JSON: ``{"base": {<TrainConfig fields>}, "grid": {"estimator": [
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -60,16 +61,35 @@ def _one(cfg: TrainConfig, threads: int | None):
     return run(cfg, quiet=True)
 
 
+def run_file(out: Path, cfg: TrainConfig) -> Path:
+    """Where a sweep keeps one finished run: ``<out>.runs/<hash of its config>.nc``."""
+    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    return out.parent / f"{out.name}.runs" / f"{key}.nc"
+
+
 def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, workers: int = 1,
           name: str = "sweep", progress=None):
-    """Run the grid (``workers`` processes, one torch thread each when > 1) and combine."""
+    """Run the grid (``workers`` processes, one torch thread each when > 1) and combine.
+
+    With ``out`` and one worker, every finished run is also written to ``<out>.runs/`` and a
+    repeated sweep reloads the runs it finds there instead of training them again, so an
+    interrupted sweep resumes where it stopped (a run whose config changed is trained again).
+    """
     cfgs, coords = configs(base, grid)
     if out is not None:
         out = results.check_writable(out)
     if workers <= 1:
         datasets = []
         for i, c in enumerate(cfgs):
-            datasets.append(_one(c, None))
+            kept = None if out is None else run_file(out, c)
+            if kept is not None and kept.is_file():
+                datasets.append(results.load(kept))
+            else:
+                ds = _one(c, None)
+                if kept is not None:
+                    kept.parent.mkdir(exist_ok=True)
+                    results.write(ds, kept)
+                datasets.append(ds)
             if progress is not None:
                 progress(i + 1, len(cfgs), c)
     else:
