@@ -110,11 +110,10 @@ class TrainConfig:
         if self.energy != "hopfield" and self.binary:
             raise ValueError(f"--binary is the Boltzmann energy; it cannot be combined with "
                              f"energy {self.energy!r}")
-        if (self.energy == "prototypical" and sampler in ("langevin", "mala")
-                and self.activation != "hardsigmoid"):
-            raise ValueError(f"the prototypical energy with {self.activation} units is a barrier "
-                             "at the edges of its interval and cannot be sampled by Langevin; "
-                             "use --energy hopfield for T > 0 (or --activation hardsigmoid)")
+        if self.energy == "prototypical" and sampler in ("langevin", "mala"):
+            raise ValueError("the prototypical energy lives in a box (a barrier at its edges for "
+                             "tanh / sigmoid4) and cannot be sampled by Langevin; use --energy "
+                             "hopfield for T > 0")
         if self.binary and sampler not in ("gibbs",):
             raise ValueError(f"binary units need --sampler gibbs, got {sampler!r}")
         if not self.binary and sampler == "gibbs":

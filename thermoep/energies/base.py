@@ -225,22 +225,35 @@ class LayeredEnergy(nn.Module):
         return tuple(self.layer_grad(x, s, i, drive, rho_s) for i in range(self.num_layers))
 
     def param_grad(self, x: Tensor, s: State, weight: Tensor | None = None,
-                   per_chain: bool = False) -> dict[str, Tensor]:
+                   per_chain: bool = False, skip_input: bool = False) -> dict[str, Tensor]:
         """Σ_positions weight · ∂θE(s), keyed like ``named_parameters()``.
 
         ``weight`` broadcasts against the states' leading shape ``[..., batch]`` (default 1).
         With ``per_chain`` the first leading dimension (chains) is kept: ``[C, *param.shape]``.
+        ``skip_input`` leaves out ``weights.0`` (−xᵀρ(s_1) is linear in ρ(s_1) with x clamped,
+        so a sampler can average ρ(s_1) over its steps and apply :meth:`input_weight_grad`
+        once; this is the expensive n_0 × n_1 product).
         """
         rho_s = tuple(self.rho(t) for t in s)
         w_grads: dict[str, Tensor] = {}
         b_grads: dict[str, Tensor] = {}
         for i in range(self.num_layers):
             post = rho_s[i] if weight is None else rho_s[i] * weight.unsqueeze(-1)
+            if i == 0 and skip_input:
+                b_grads["biases.0"] = self._bias_grad(post, per_chain)
+                continue
             pre = x if i == 0 else rho_s[i - 1]
             w_grads[f"weights.{i}"] = -_weighted_outer(pre, post, per_chain)
-            if per_chain:
-                lead = post.shape[0]
-                b_grads[f"biases.{i}"] = -post.reshape(lead, -1, post.shape[-1]).sum(1)
-            else:
-                b_grads[f"biases.{i}"] = -post.reshape(-1, post.shape[-1]).sum(0)
+            b_grads[f"biases.{i}"] = self._bias_grad(post, per_chain)
         return {**w_grads, **b_grads}  # the order of named_parameters()
+
+    @staticmethod
+    def _bias_grad(post: Tensor, per_chain: bool) -> Tensor:
+        if per_chain:
+            return -post.reshape(post.shape[0], -1, post.shape[-1]).sum(1)
+        return -post.reshape(-1, post.shape[-1]).sum(0)
+
+    def input_weight_grad(self, x: Tensor, post_sum: Tensor, per_chain: bool = False) -> Tensor:
+        """∂E/∂W_1 summed over positions, given Σ weight·ρ(s_1) of shape ``[..., batch, n_1]``
+        (the complement of ``param_grad(..., skip_input=True)``)."""
+        return -_weighted_outer(x, post_sum, per_chain)

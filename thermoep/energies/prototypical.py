@@ -110,10 +110,9 @@ class PrototypicalHopfield(LayeredEnergy):
         strictly inside their interval."""
         return self._interval if self.activation == "hardsigmoid" else None
 
-    @property
-    def langevin_ok(self) -> bool:
-        """Langevin needs E finite on all of ℝⁿ; G = ∫σ⁻¹ is a barrier for tanh / sigmoid4."""
-        return self.activation == "hardsigmoid"
+    #: Langevin needs E finite on all of ℝⁿ and no box: G = ∫σ⁻¹ is a barrier for tanh /
+    #: sigmoid4, and the hard sigmoid's box would need a reflected/projected sampler.
+    langevin_ok = False
 
     relax_step_size = 1.0
 

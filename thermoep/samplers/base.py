@@ -125,9 +125,15 @@ class _Accumulator:
         return total
 
     def add(self, s: State) -> None:
+        # ∂E/∂W_1 = −xᵀρ(s_1) is linear in ρ(s_1) (x is clamped): sum ρ(s_1) here and take the
+        # n_0 × n_1 product once in finish(), instead of once per step.
         ell = self.cost.value(s[-1], self.y)  # [C, B]
         e = self.energy.energy(self.x, s, self.drive)
-        self.grad = self._add(self.grad, self.energy.param_grad(self.x, s, None, per_chain=True))
+        energy = self.energy
+        rho1 = energy.rho(s[0])
+        self.grad = self._add(self.grad, energy.param_grad(self.x, s, None, per_chain=True,
+                                                           skip_input=True))
+        self.in_sum = rho1.clone() if self.n == 0 else self.in_sum + rho1
         if self.covariance:
             C = ell.shape[0]
             if C < 2:
@@ -135,16 +141,26 @@ class _Accumulator:
             # Leave-one-out cross-chain centring: the other chains' ℓ at the same step are
             # independent of chain c, so E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) exactly.
             loo = (ell.sum(0, keepdim=True) - ell) / (C - 1)
-            cw = self.energy.param_grad(self.x, s, (ell - loo), per_chain=True)
+            w = ell - loo
+            cw = energy.param_grad(self.x, s, w, per_chain=True, skip_input=True)
             self.cov = self._add(self.cov, cw)
+            wrho = rho1 * w.unsqueeze(-1)
+            self.in_cov = wrho if self.n == 0 else self.in_cov + wrho
         self.cost_sum = self.cost_sum + ell
         self.out_sum = self.out_sum + s[-1]
         self.trace_e.append(e.mean(-1))
         self.trace_l.append(ell.mean(-1))
         self.n += 1
 
+    def _with_input(self, sums: dict[str, Tensor], post_sum: Tensor) -> dict[str, Tensor]:
+        full = dict(sums, **{"weights.0": self.energy.input_weight_grad(self.x, post_sum, True)})
+        return {k: full[k] for k, _ in self.energy.named_parameters()}
+
     def finish(self, nudge, state, info) -> Phase:
         n, B = self.n, self.x.shape[0]
+        self.grad = self._with_input(self.grad, self.in_sum)
+        if self.cov is not None:
+            self.cov = self._with_input(self.cov, self.in_cov)
         grad_chains = {k: v / (n * B) for k, v in self.grad.items()}
         cov_chains = None if self.cov is None else {k: v / (n * B) for k, v in self.cov.items()}
         return Phase(
