@@ -182,9 +182,10 @@ class LayeredEnergy(nn.Module):
             h = h + rho_s[i + 1] @ self.weights[i + 1].transpose(0, 1)
         return h
 
-    def energy(self, x: Tensor, s: State, drive: Tensor | None = None) -> Tensor:
-        """E(s; x), shape ``[..., batch]``."""
-        rho_s = tuple(self.rho(t) for t in s)
+    def energy(self, x: Tensor, s: State, drive: Tensor | None = None,
+               rho_s: State | None = None) -> Tensor:
+        """E(s; x), shape ``[..., batch]`` (``rho_s``: ρ(s) if already computed)."""
+        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
         e = 0.0
         for i, t in enumerate(s):
             e = e + self.self_energy(t) - (self.bottom_up(x, rho_s, i, drive) * rho_s[i]).sum(-1)
@@ -214,27 +215,39 @@ class LayeredEnergy(nn.Module):
         return self.project(i, s - eta * g)
 
     def layer_grad(self, x: Tensor, s: State, i: int, drive: Tensor | None = None,
-                   rho_s: State | None = None) -> Tensor:
+                   rho_s: State | None = None, prime: Tensor | None = None) -> Tensor:
         """∂E/∂s_i = c'(s_i) − ρ'(s_i) ⊙ h_i (analytic)."""
         h = self.layer_field(x, s, i, drive, rho_s)
-        return self.self_grad(s[i]) - self.rho_prime(s[i]) * h
+        prime = self.rho_prime(s[i]) if prime is None else prime
+        return self.self_grad(s[i]) - prime * h
 
-    def state_grad(self, x: Tensor, s: State, drive: Tensor | None = None) -> State:
-        """∂E/∂s for every layer (analytic; equals autograd, see tests/test_energies.py)."""
-        rho_s = tuple(self.rho(t) for t in s)
-        return tuple(self.layer_grad(x, s, i, drive, rho_s) for i in range(self.num_layers))
+    def rho_all(self, s: State) -> tuple[State, State]:
+        """(ρ(s), ρ'(s)) for every layer, sharing work (one tanh per unit for tanh)."""
+        both = [self.rho_and_prime(t) for t in s]
+        return (tuple(r for r, _ in both),
+                tuple(self.rho_prime(t) if p is None else p for t, (_, p) in zip(s, both,
+                                                                                  strict=True)))
+
+    def state_grad(self, x: Tensor, s: State, drive: Tensor | None = None,
+                   rho: tuple[State, State] | None = None) -> State:
+        """∂E/∂s for every layer (analytic; equals autograd, see tests/test_energies.py).
+        ``rho``: :meth:`rho_all` of ``s`` if already computed."""
+        rho_s, primes = self.rho_all(s) if rho is None else rho
+        return tuple(self.layer_grad(x, s, i, drive, rho_s, primes[i])
+                     for i in range(self.num_layers))
 
     def param_grad(self, x: Tensor, s: State, weight: Tensor | None = None,
-                   per_chain: bool = False, skip_input: bool = False) -> dict[str, Tensor]:
+                   per_chain: bool = False, skip_input: bool = False,
+                   rho_s: State | None = None) -> dict[str, Tensor]:
         """Σ_positions weight · ∂θE(s), keyed like ``named_parameters()``.
 
         ``weight`` broadcasts against the states' leading shape ``[..., batch]`` (default 1).
         With ``per_chain`` the first leading dimension (chains) is kept: ``[C, *param.shape]``.
         ``skip_input`` leaves out ``weights.0`` (−xᵀρ(s_1) is linear in ρ(s_1) with x clamped,
         so a sampler can average ρ(s_1) over its steps and apply :meth:`input_weight_grad`
-        once; this is the expensive n_0 × n_1 product).
+        once; this is the expensive n_0 × n_1 product). ``rho_s``: ρ(s) if already computed.
         """
-        rho_s = tuple(self.rho(t) for t in s)
+        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
         w_grads: dict[str, Tensor] = {}
         b_grads: dict[str, Tensor] = {}
         for i in range(self.num_layers):

@@ -10,6 +10,7 @@ estimates whose spread is the standard error.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch import Tensor
@@ -40,14 +41,37 @@ def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
     return out
 
 
-def standard_error(replicates: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Standard error of the mean over the leading (chain) dimension."""
-    out = {}
-    for k, v in replicates.items():
-        C = v.shape[0]
-        out[k] = v.std(0, unbiased=True) / math.sqrt(C) if C > 1 else torch.full_like(v[0],
-                                                                                       math.nan)
-    return out
+class StandardErrors(Mapping):
+    """Standard error of the mean over the leading (chain) dimension of each replicate tensor,
+    times ``factor``; computed on first access (training steps never read it, and the std over
+    chains of every weight matrix would otherwise cost as much as the sampling)."""
+
+    def __init__(self, replicates: dict[str, Tensor], factor: float = 1.0) -> None:
+        self._replicates, self._factor = replicates, abs(factor)
+        self._cache: dict[str, Tensor] = {}
+
+    def __getitem__(self, key: str) -> Tensor:
+        if key not in self._cache:
+            v = self._replicates[key]
+            C = v.shape[0]
+            se = (v.std(0, unbiased=True) / math.sqrt(C) if C > 1
+                  else torch.full_like(v[0], math.nan))
+            self._cache[key] = se * self._factor if self._factor != 1.0 else se
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._replicates)
+
+    def __len__(self) -> int:
+        return len(self._replicates)
+
+    def scaled(self, factor: float) -> StandardErrors:
+        return StandardErrors(self._replicates, self._factor * factor)
+
+
+def standard_error(replicates: dict[str, Tensor]) -> StandardErrors:
+    """Standard error of the mean over the leading (chain) dimension (lazy mapping)."""
+    return StandardErrors(replicates)
 
 
 class Estimator:

@@ -57,7 +57,9 @@ class Gradient(Mapping):
     def scaled(self, factor: float) -> Gradient:
         stats = dict(self.stats)
         if "se" in stats:
-            stats["se"] = {k: v * abs(factor) for k, v in stats["se"].items()}
+            se = stats["se"]
+            stats["se"] = (se.scaled(factor) if hasattr(se, "scaled")
+                           else {k: v * abs(factor) for k, v in se.items()})
         return Gradient({k: v * factor for k, v in self.grads.items()}, self.nudged_phases, stats,
                         self.loss, self.output)
 

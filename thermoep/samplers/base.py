@@ -128,11 +128,12 @@ class _Accumulator:
         # ∂E/∂W_1 = −xᵀρ(s_1) is linear in ρ(s_1) (x is clamped): sum ρ(s_1) here and take the
         # n_0 × n_1 product once in finish(), instead of once per step.
         ell = self.cost.value(s[-1], self.y)  # [C, B]
-        e = self.energy.energy(self.x, s, self.drive)
         energy = self.energy
-        rho1 = energy.rho(s[0])
+        rho_s = tuple(energy.rho(t) for t in s)
+        e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
+        rho1 = rho_s[0]
         self.grad = self._add(self.grad, energy.param_grad(self.x, s, None, per_chain=True,
-                                                           skip_input=True))
+                                                           skip_input=True, rho_s=rho_s))
         self.in_sum = rho1.clone() if self.n == 0 else self.in_sum + rho1
         if self.covariance:
             C = ell.shape[0]
@@ -142,7 +143,7 @@ class _Accumulator:
             # independent of chain c, so E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) exactly.
             loo = (ell.sum(0, keepdim=True) - ell) / (C - 1)
             w = ell - loo
-            cw = energy.param_grad(self.x, s, w, per_chain=True, skip_input=True)
+            cw = energy.param_grad(self.x, s, w, per_chain=True, skip_input=True, rho_s=rho_s)
             self.cov = self._add(self.cov, cw)
             wrho = rho1 * w.unsqueeze(-1)
             self.in_cov = wrho if self.n == 0 else self.in_cov + wrho

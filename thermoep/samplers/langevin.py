@@ -35,11 +35,14 @@ class LangevinState(NamedTuple):
     grad: State            # ∇U
 
 
-def _potential(energy, cost, x, y, nudge, drive, s):
-    u = energy.energy(x, s, drive)
-    g = list(energy.state_grad(x, s, drive))
+def _potential(energy, cost, x, y, nudge, drive, s, need_u=True):
+    """(U, ∇U) at s, ρ(s) computed once; U is None when not needed (ULA)."""
+    rho = energy.rho_all(s)
+    u = energy.energy(x, s, drive, rho_s=rho[0]) if need_u else None
+    g = list(energy.state_grad(x, s, drive, rho=rho))
     if nudge != 0.0:
-        u = u + nudge * cost.value(s[-1], y)
+        if need_u:
+            u = u + nudge * cost.value(s[-1], y)
         g[-1] = g[-1] + nudge * cost.grad(s[-1], y)
     return u, tuple(g)
 
@@ -81,7 +84,7 @@ class Langevin(MonteCarloSampler):
         noise_scale = math.sqrt(2.0 * eta * T)
         pos = self._initial_state(energy, x.shape[0], init, generator)
         with torch.no_grad():
-            u, g = _potential(energy, cost, x, y, nudge, drive, pos)
+            u, g = _potential(energy, cost, x, y, nudge, drive, pos, self.metropolis)
         st = {"state": LangevinState(pos, u, g), "accepted": 0.0, "proposed": 0}
 
         def step(_position: State) -> State:
@@ -91,7 +94,7 @@ class Langevin(MonteCarloSampler):
                                                          dtype=p.dtype, device=p.device)
                 for p, gp in zip(cur.position, cur.grad, strict=True)
             )
-            u_new, g_new = _potential(energy, cost, x, y, nudge, drive, prop)
+            u_new, g_new = _potential(energy, cost, x, y, nudge, drive, prop, self.metropolis)
             if not self.metropolis:
                 st["state"] = LangevinState(prop, u_new, g_new)
                 return prop
