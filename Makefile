@@ -5,7 +5,7 @@ PYTHON ?= python
 # already has a (CUDA) torch keeps it: the step is skipped when torch imports.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install train test lint bench-core mnist
+.PHONY: install train test lint bench-core bench-fmnist mnist
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "$(TORCH_PIN)"
@@ -31,3 +31,13 @@ lint:
 
 bench-core: install
 	$(PYTHON) benchmarks/core_speed.py
+
+# The Fashion-MNIST tables of the seeds (hours on 2 cores; run alone, results are resumable).
+# Needs apt-get install dataset-fashion-mnist.
+FMNIST_SWEEPS = fmnist_hybrid fmnist_thermo fmnist_thermo_small_beta beta_schedules
+bench-fmnist: install
+	$(PYTHON) benchmarks/fmnist_speed.py --seeds 0 1 2
+	for s in $(FMNIST_SWEEPS); do \
+	  thermoep sweep --config benchmarks/$$s.json --out benchmarks/results/$$s.nc && \
+	  $(PYTHON) benchmarks/sweep_table.py benchmarks/results/$$s.nc --config benchmarks/$$s.json \
+	  || exit 1; done
