@@ -7,9 +7,10 @@ accuracy against compute (nudged phases).
 Writes <results>.md and <results>.png beside the results file and prints the table.
 
 The sweep file's "paper" entry maps a grid value (e.g. "centered"), or grid values joined by "/"
-in grid order (e.g. "1.0/finite-nudge"), to [accuracy %, std, nudged phases] (any prefix of that
-list) or to a text note. With an ``estimator`` dim that holds "centered", two more columns give
-each row's accuracy difference to centered EP and its nudged phases as a share of centered's.
+in grid order, numbers written as "%g" does (e.g. "1/finite-nudge" for β = 1.0), to
+[accuracy %, std, nudged phases] (any prefix of that list) or to a text note. With an
+``estimator`` dim that holds "centered", two more columns give each row's accuracy difference to
+centered EP at the same other grid values, and its nudged phases as a share of centered's.
 """
 
 from __future__ import annotations
@@ -62,10 +63,7 @@ def main() -> None:
     acc = ds["test_accuracy"].isel(epoch=-1) * 100
     phases = ds["nudged_phases"].isel(epoch=-1)
     dims = [d for d in acc.dims if d != "seed"]
-    anchor = None
-    if "estimator" in dims and "centered" in ds["estimator"].values.tolist():
-        anchor = {"acc": float(acc.sel(estimator="centered").mean()),
-                  "phases": float(phases.sel(estimator="centered").mean())}
+    anchor = "estimator" in dims and "centered" in ds["estimator"].values.tolist()
     head = [*dims, "test accuracy (mean ± std)", "seeds", "nudged phases"]
     if anchor:
         head += ["Δ vs centered (pt)", "phases / centered"]
@@ -83,12 +81,15 @@ def main() -> None:
         std = f" ± {a.std(ddof=1):.2f}" if len(a) > 1 else ""
         row = [*map(_fmt_value, combo), f"{a.mean():.2f} %{std}", str(len(a)),
                f"{np.mean(n):,.0f}"]
-        if anchor:
-            row += [f"{a.mean() - anchor['acc']:+.2f}", f"{np.mean(n) / anchor['phases']:.0%}"]
+        if anchor:  # centered EP at the same values of the other grid dims
+            ref = dict(sel, estimator="centered")
+            ref_acc = float(acc.sel(ref).mean())
+            ref_n = float(phases.sel(ref).mean())
+            row += [f"{a.mean() - ref_acc:+.2f}", f"{np.mean(n) / ref_n:.0%}"]
         row.append(_paper_text(_paper(paper, combo)))
         lines.append("| " + " | ".join(row) + " |")
-        points.append(("/".join(map(_fmt_value, combo)), float(np.mean(n)), float(a.mean()),
-                       float(a.std(ddof=1)) if len(a) > 1 else 0.0))
+        points.append(("/".join(map(_fmt_value, combo)) or "all", sel, float(np.mean(n)),
+                       float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0))
     table = "\n".join(lines)
     config = ds.attrs.get("epochs")
     text = (f"# {Path(args.results).stem}\n\nCommands: `thermoep sweep --config "
@@ -100,11 +101,8 @@ def main() -> None:
     out = Path(args.results).with_suffix(".md")
     out.write_text(text)
     fig, (ax, curves) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, x, y, err in points:
+    for label, sel, x, y, err in points:
         ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=label)
-        sel = dict(zip(dims, label.split("/"), strict=True))
-        sel = {d: ds[d].values[[_fmt_value(v) for v in ds[d].values.tolist()].index(s)]
-               for d, s in sel.items()}
         curve = ds["test_accuracy"].sel(sel) * 100
         if "seed" in curve.dims:
             curve = curve.mean("seed")

@@ -128,3 +128,6 @@ def test_prototypical_smooth_units_refuse_langevin():
     with pytest.raises(TypeError, match="cannot respect"):
         te.Langevin(steps=2, burn_in=0).run(net, te.SquaredError(), torch.randn(2, 3),
                                             torch.tensor([0, 1]), 0.0)
+    with pytest.raises(TypeError, match="cannot sample it"):
+        te.NUTS(steps=2, burn_in=0).run(net, te.SquaredError(), torch.randn(2, 3),
+                                        torch.tensor([0, 1]), 0.0)

@@ -286,7 +286,7 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
     start, history = 0, []
     if resume:
         state = checkpoints.load(checkpoint)
-        if state["config"] != cfg.to_dict():
+        if TrainConfig.from_dict(state["config"]).to_dict() != cfg.to_dict():
             raise ValueError(f"checkpoint {checkpoint} was written by a different config")
         start, history = checkpoints.restore(state, model=model, optimizer=opt, scheduler=sched,
                                              generator=gen)

@@ -67,6 +67,19 @@ def run_file(out: Path, cfg: TrainConfig) -> Path:
     return out.parent / f"{out.name}.runs" / f"{key}.nc"
 
 
+def _reusable(kept: Path | None, cfg: TrainConfig):
+    """The kept run at ``kept`` if it exists and its resolved config equals ``cfg``'s (a changed
+    default changes the resolved config, so such a run is trained again)."""
+    if kept is None or not kept.is_file():
+        return None
+    ds = results.load(kept)
+    try:
+        stored = TrainConfig.from_dict(results.config_of(ds)).resolved().to_dict()
+    except (ValueError, TypeError):
+        return None
+    return ds if stored == cfg.resolved().to_dict() else None
+
+
 def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, workers: int = 1,
           name: str = "sweep", progress=None):
     """Run the grid (``workers`` processes, one torch thread each when > 1) and combine.
@@ -82,8 +95,9 @@ def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, worke
         datasets = []
         for i, c in enumerate(cfgs):
             kept = None if out is None else run_file(out, c)
-            if kept is not None and kept.is_file():
-                datasets.append(results.load(kept))
+            reused = _reusable(kept, c)
+            if reused is not None:
+                datasets.append(reused)
             else:
                 ds = _one(c, None)
                 if kept is not None:

@@ -11,6 +11,8 @@ import torch
 
 def standardize_mode(standardize: bool | str) -> str:
     """Normalise the ``standardize`` argument to "none", "feature" or "global"."""
+    if isinstance(standardize, (bool, int, np.bool_, np.integer)):
+        standardize = bool(standardize)
     if standardize is False or standardize in ("none", None):
         return "none"
     if standardize is True or standardize == "feature":

@@ -58,7 +58,10 @@ class PrototypicalHopfield(LayeredEnergy):
     Same parameter layout as :class:`LayeredHopfield` (``weights.{l-1}`` ``[n_{l−1}, n_l]``,
     ``biases.{l-1}`` ``[n_l]``). :meth:`descent_step` is the damped fixed-point map
     s ← (1 − η) s + η σ(h − extra), whose fixed points are the stationary points of E + b·ℓ;
-    η = 1 (the default relaxation step) is the exact block minimisation of Laborieux et al.
+    η = 1 (the default relaxation step) makes each parity-block update an exact block
+    minimisation. Laborieux et al. update all layers at once (``Relaxation(mode="jacobi")``)
+    from zero states; the default here is the even/odd (Gauss–Seidel) order, which decreases E
+    monotonically, starting from σ(0) (inside the interval). The fixed points are the same.
     """
 
     def __init__(self, sizes, activation: str = "tanh", *, init_scale: float | None = None):

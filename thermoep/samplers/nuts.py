@@ -101,6 +101,9 @@ class _PyroSampler(MonteCarloSampler):
         if energy.binary:
             raise TypeError(f"{type(energy).__name__} has binary units: {type(self).__name__} "
                             "needs continuous units; use Gibbs")
+        if not energy.langevin_ok:
+            raise TypeError(f"{energy!r} is infinite outside an open box; "
+                            f"{type(self).__name__} cannot sample it (use Relaxation for T = 0)")
         from pyro.infer.mcmc import MCMC
 
         B, sizes, T = x.shape[0], list(energy.layer_sizes), self.temperature
