@@ -74,10 +74,13 @@ def _reusable(kept: Path | None, cfg: TrainConfig):
         return None
     ds = results.load(kept)
     try:
-        stored = TrainConfig.from_dict(results.config_of(ds)).resolved().to_dict()
-    except (ValueError, TypeError):
+        stored = results.config_of(ds)
+    except ValueError:
         return None
-    return ds if stored == cfg.resolved().to_dict() else None
+    # the stored config is the resolved one plus what the run derived (sizes, data source)
+    want = json.loads(json.dumps(cfg.resolved().to_dict()))
+    same = all(v is None or stored.get(k) == v for k, v in want.items())
+    return ds if same else None
 
 
 def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, workers: int = 1,
