@@ -64,7 +64,7 @@ def main() -> None:
     phases = ds["nudged_phases"].isel(epoch=-1)
     dims = [d for d in acc.dims if d != "seed"]
     anchor = "estimator" in dims and "centered" in ds["estimator"].values.tolist()
-    head = [*dims, "test accuracy (mean ± std)", "seeds", "nudged phases"]
+    head = [*dims, "test accuracy (mean ± std)", "per seed", "nudged phases"]
     if anchor:
         head += ["Δ vs centered (pt)", "phases / centered"]
     head.append("paper")
@@ -79,7 +79,8 @@ def main() -> None:
             continue
         n = phases.sel(sel).values.ravel()[keep]
         std = f" ± {a.std(ddof=1):.2f}" if len(a) > 1 else ""
-        row = [*map(_fmt_value, combo), f"{a.mean():.2f} %{std}", str(len(a)),
+        row = [*map(_fmt_value, combo), f"{a.mean():.2f} %{std}",
+               ", ".join(f"{v:.2f}" for v in a),
                f"{np.mean(n):,.0f}"]
         if anchor:  # centered EP at the same values of the other grid dims
             ref = dict(sel, estimator="centered")
