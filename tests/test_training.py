@@ -37,6 +37,29 @@ def test_fit_learns_digits(optimizer):
     assert hist[-1]["residual"] >= 0
 
 
+def test_linear_warmup_scales_the_first_updates():
+    """With a constant gradient of ones and plain SGD (lr 1), warm-up over 4 batches moves every
+    parameter by −(1 + 2 + 3 + 4)/4 in the first epoch instead of −4, then −4 per epoch."""
+    data = load_dataset("digits", limit_train=40, limit_test=10)
+    net = te.LayeredHopfield([64, 3, 10])
+
+    class Ones:
+        sampler = te.Relaxation(steps=2)
+        beta = 0.1
+
+        def __call__(self, model, cost, x, y, *, generator=None):
+            grads = {k: torch.ones_like(v) for k, v in model.named_parameters()}
+            return te.Gradient(grads, 1, {}, loss=0.0, output=torch.zeros(len(y), 10))
+
+    start = {k: v.detach().clone() for k, v in net.named_parameters()}
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    hist = fit(net, te.SquaredError(), Ones(), opt, data, epochs=2, batch_size=10,
+               generator=torch.Generator().manual_seed(0), warmup_batches=4)
+    for k, v in net.named_parameters():
+        torch.testing.assert_close(v.detach(), start[k] - 2.5 - 4.0)
+    assert hist[0]["lr"] == 1.0  # the group's learning rate is restored after each warm step
+
+
 def test_evaluate_uses_chain_average_at_positive_temperature():
     data = load_dataset("digits", limit_train=10, limit_test=50)
     torch.manual_seed(0)

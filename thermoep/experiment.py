@@ -72,6 +72,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up over this many epochs
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
@@ -158,6 +159,7 @@ class TrainConfig:
         if self.sizes is not None:  # the full layer list, checked against the data in build()
             hidden = _checks.layer_sizes(list(self.sizes))[1:-1]
         _checks.positive_float("lr", self.lr)
+        _checks.positive_float("warmup_epochs", self.warmup_epochs, allow_zero=True)
         _checks.positive_float("weight_decay", self.weight_decay, allow_zero=True)
         return dataclasses.replace(
             self, sampler=sampler, temperature=temperature, beta=beta, steps=steps, epochs=epochs,
@@ -317,7 +319,9 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
     history = fit(model, cost, est, opt, data, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
                   start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end,
-                  extra_metrics=extra)
+                  extra_metrics=extra,
+                  warmup_batches=round(cfg.warmup_epochs
+                                       * math.ceil(data.train_x.shape[0] / cfg.batch_size)))
     config = cfg.to_dict()
     config["sizes"] = [data.input_size, *cfg.hidden, data.num_classes]
     config["data_source"] = data.source

@@ -79,7 +79,8 @@ def _reusable(kept: Path | None, cfg: TrainConfig):
         return None
     # the stored config is the resolved one plus what the run derived (sizes, data source)
     want = json.loads(json.dumps(cfg.resolved().to_dict()))
-    same = all(v is None or stored.get(k) == v for k, v in want.items())
+    defaults = json.loads(json.dumps(TrainConfig().to_dict()))  # fields newer than the run
+    same = all(v is None or stored.get(k, defaults.get(k)) == v for k, v in want.items())
     return ds if same else None
 
 

@@ -49,18 +49,33 @@ def _free_metric(info: dict, key: str) -> float:
     return float(info.get(f"free_{key}", math.nan))
 
 
+def _warm_step(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """One optimizer step with every group's learning rate scaled by ``factor``."""
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    try:
+        optimizer.step()
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved, strict=True):
+            group["lr"] = lr
+
+
 def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, data, *,
         epochs: int, batch_size: int, scheduler=None, generator: torch.Generator,
         eval_sampler=None, history: list[dict] | None = None, start_epoch: int = 0,
         reporter: Reporter | None = None,
         on_epoch_end: Callable[[int, list[dict]], None] | None = None,
-        extra_metrics: Callable[[], dict] | None = None) -> list[dict]:
+        extra_metrics: Callable[[], dict] | None = None,
+        warmup_batches: int = 0) -> list[dict]:
     """Train for epochs ``start_epoch+1 .. epochs``; returns one metrics dict per epoch.
 
     ``data`` has ``train_x, train_y, test_x, test_y`` tensors. The batch order comes from
     ``generator`` (as does every sampler's randomness), so a run resumed from a checkpoint with
     the saved generator state repeats the uninterrupted run exactly. ``on_epoch_end(epoch,
     history)`` is called after each epoch (checkpointing); ``scheduler.step()`` once per epoch.
+    ``warmup_batches``: the k-th of the first ``warmup_batches`` updates uses the learning rate
+    times k / warmup_batches (linear warm-up on top of the epoch schedule).
     """
     history = [] if history is None else list(history)
     reporter = reporter or Reporter()
@@ -89,7 +104,11 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                     if not torch.isfinite(v).all():
                         raise TrainingDiverged(epoch, b, f"the gradient of {name}")
                 g.apply_(model)
-                optimizer.step()
+                step = (epoch - 1) * batches + b
+                if step < warmup_batches:
+                    _warm_step(optimizer, (step + 1) / warmup_batches)
+                else:
+                    optimizer.step()
                 nudged += g.nudged_phases
                 batch_correct = int((g.output.argmax(-1) == yb).sum())
                 correct += batch_correct

@@ -94,6 +94,8 @@ def train(
                                                 rich_help_panel=O)] = 0.0,
     schedule: Annotated[str, typer.Option(help=f"LR schedule: {', '.join(SCHEDULES)}.",
                                           rich_help_panel=O)] = "cosine",
+    warmup_epochs: Annotated[float, typer.Option(help="Linear learning-rate warm-up over this "
+                             "many epochs (per batch).", rich_help_panel=O)] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of every random number.",
                                       rich_help_panel=R)] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].",
@@ -133,7 +135,8 @@ def train(
             coupled=coupled, standardize="global" if standardize_global else standardize,
             lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-            weight_decay=weight_decay, schedule=schedule, seed=seed, device=device, dtype=dtype,
+            weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+            seed=seed, device=device, dtype=dtype,
         ).resolved()
         if out_path is None:
             out_path = Path("runs") / f"{cfg.dataset}-{cfg.estimator}.nc"
