@@ -33,13 +33,22 @@ def test_interrupted_sweep_resumes_from_kept_runs(tmp_path, monkeypatch):
     assert len(kept) == 2
     kept[0].unlink()  # as if the sweep had died before this run finished
     trained = []
-    real = sweep._one
-    monkeypatch.setattr(sweep, "_one", lambda c, t: trained.append(c) or real(c, t))
+    real = sweep.run
+    monkeypatch.setattr(sweep, "run", lambda c, **kw: trained.append(c) or real(c, **kw))
     again = sweep.sweep(QUICK, grid, out=out)
     assert len(trained) == 1  # only the missing run is trained again
     xr.testing.assert_allclose(first["test_accuracy"], again["test_accuracy"])
     sweep.sweep({**QUICK, "lr": 1e-3}, grid, out=out)  # a changed config is not reused
     assert len(trained) == 3
+
+
+def test_parallel_sweep_keeps_its_runs(tmp_path):
+    grid = {"estimator": ["centered", "one-sided"], "seed": [0]}
+    out = tmp_path / "p.nc"
+    ds = sweep.sweep(QUICK, grid, out=out, workers=2)
+    assert len(list((tmp_path / "p.nc.runs").glob("*.nc"))) == 2
+    serial = sweep.sweep(QUICK, grid, out=out)  # reloads the two kept runs
+    xr.testing.assert_allclose(ds["test_accuracy"], serial["test_accuracy"])
 
 
 @pytest.mark.parametrize("path", sorted(BENCH.glob("*.json")), ids=lambda p: p.name)

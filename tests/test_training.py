@@ -117,3 +117,41 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tmp_path):
     a, b = results.load(out), results.load(whole)
     for v in ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "nudged_phases"):
         assert a[v].values.tolist() == b[v].values.tolist(), v
+
+
+def _train(est, seed=0):
+    data = load_dataset("digits", limit_train=200, limit_test=50)
+    torch.manual_seed(seed)
+    net = te.PrototypicalHopfield([64, 16, 10])
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    hist = fit(net, te.SquaredError(), est, opt, data, epochs=2, batch_size=25,
+               generator=torch.Generator().manual_seed(seed))
+    return net, hist
+
+
+def test_strategies_share_the_batch_order():
+    """The hybrid's coin has its own stream: a hybrid that always picks one-sided trains exactly
+    like one-sided EP with the same seed (common random numbers across strategies)."""
+    relax = te.Relaxation(steps=15, nudged_steps=6)
+    a, ha = _train(te.OneSided(relax, 0.1))
+    b, hb = _train(te.Hybrid(relax, 0.1, schedule=1.0))
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert ha[-1]["nudged_phases"] == hb[-1]["nudged_phases"] == 16
+
+
+@pytest.mark.parametrize("estimator", ["adaptive-hybrid", "hybrid-stochastic"])
+def test_hybrid_resumed_from_a_checkpoint_repeats_the_run(tmp_path, estimator):
+    """The estimator's coin and the adaptive hybrid's running disagreement are checkpointed."""
+    cfg = TrainConfig(epochs=3, estimator=estimator, beta=0.1, energy="prototypical",
+                      steps=15, nudged_steps=6, **QUICK)
+    whole = run(cfg, out=tmp_path / "w.nc", checkpoint_every=1, keep_checkpoints=True,
+                quiet=True)
+    from thermoep.experiment import epoch_checkpoint
+
+    ckpt = tmp_path / "r.ckpt"
+    ckpt.write_bytes(epoch_checkpoint(tmp_path / "w.ckpt", 1).read_bytes())
+    resumed = run(cfg, out=tmp_path / "r.nc", checkpoint=ckpt, checkpoint_every=1,
+                  resume=True, quiet=True)
+    for v in ("test_accuracy", "train_loss", "nudged_phases", "p_std"):
+        assert resumed[v].values.tolist() == whole[v].values.tolist(), v

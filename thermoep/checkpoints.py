@@ -1,4 +1,5 @@
-"""Atomic training checkpoints: model, optimizer, scheduler, RNG states, metrics so far.
+"""Atomic training checkpoints: model, optimizer, scheduler, estimator and RNG states, metrics
+so far.
 
 Saved as plain tensors and containers (no pickled modules), so ``torch.load(weights_only=True)``
 reads them safely.
@@ -13,7 +14,7 @@ import torch
 
 
 def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, generator,
-         history: list[dict], config: dict) -> Path:
+         history: list[dict], config: dict, estimator=None) -> Path:
     """Write ``path`` atomically (``.tmp`` then rename)."""
     path = Path(path)
     state = {
@@ -22,6 +23,7 @@ def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, ge
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "generator": generator.get_state(),
+        "estimator": None if estimator is None else estimator.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "history": history,
         "config": config,
@@ -43,12 +45,15 @@ def load(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def restore(state: dict, *, model, optimizer, scheduler, generator) -> tuple[int, list[dict]]:
+def restore(state: dict, *, model, optimizer, scheduler, generator,
+            estimator=None) -> tuple[int, list[dict]]:
     """Load a checkpoint into live objects; returns (last finished epoch, history)."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     generator.set_state(state["generator"])
+    if estimator is not None and state.get("estimator") is not None:
+        estimator.load_state_dict(state["estimator"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["epoch"]), list(state["history"])

@@ -215,6 +215,7 @@ def make_estimator(cfg: TrainConfig, sampler):
         return cls(sampler)
     else:
         est = cls(sampler, cfg.beta)
+    est.seed(cfg.seed)
     if cfg.beta_schedule == "linear":
         start = cfg.beta if cfg.beta_start is None else cfg.beta_start
         est.beta_schedule = BETA_SCHEDULES["linear"](start, cfg.beta_end)
@@ -291,13 +292,13 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
         if TrainConfig.from_dict(state["config"]).to_dict() != cfg.to_dict():
             raise ValueError(f"checkpoint {checkpoint} was written by a different config")
         start, history = checkpoints.restore(state, model=model, optimizer=opt, scheduler=sched,
-                                             generator=gen)
+                                             generator=gen, estimator=est)
 
     def on_epoch_end(epoch: int, hist: list[dict]) -> None:
         if checkpoint is not None and checkpoint_every and (
                 epoch % checkpoint_every == 0 or epoch == cfg.epochs):
             kw = dict(epoch=epoch, model=model, optimizer=opt, scheduler=sched, generator=gen,
-                      history=hist, config=cfg.to_dict())
+                      history=hist, config=cfg.to_dict(), estimator=est)
             checkpoints.save(checkpoint, **kw)
             if keep_checkpoints:
                 checkpoints.save(epoch_checkpoint(checkpoint, epoch), **kw)

@@ -53,12 +53,20 @@ def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]
     return cfgs, coords
 
 
-def _one(cfg: TrainConfig, threads: int | None):
+def _one(cfg: TrainConfig, threads: int | None, kept: Path | None = None):
+    """Train one run (or reload it from ``kept``), writing it to ``kept`` when given."""
+    reused = _reusable(kept, cfg)
+    if reused is not None:
+        return reused
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return run(cfg, quiet=True)
+    ds = run(cfg, quiet=True)
+    if kept is not None:
+        kept.parent.mkdir(exist_ok=True)
+        results.write(ds, kept)
+    return ds
 
 
 def run_file(out: Path, cfg: TrainConfig) -> Path:
@@ -88,31 +96,24 @@ def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, worke
           name: str = "sweep", progress=None):
     """Run the grid (``workers`` processes, one torch thread each when > 1) and combine.
 
-    With ``out`` and one worker, every finished run is also written to ``<out>.runs/`` and a
-    repeated sweep reloads the runs it finds there instead of training them again, so an
-    interrupted sweep resumes where it stopped (a run whose config changed is trained again).
+    With ``out``, every finished run is also written to ``<out>.runs/`` (by the worker that
+    trained it) and a repeated sweep reloads the runs it finds there instead of training them
+    again, so an interrupted sweep resumes where it stopped (a run whose config changed is
+    trained again).
     """
     cfgs, coords = configs(base, grid)
     if out is not None:
         out = results.check_writable(out)
+    kept = [None if out is None else run_file(out, c) for c in cfgs]
     if workers <= 1:
         datasets = []
-        for i, c in enumerate(cfgs):
-            kept = None if out is None else run_file(out, c)
-            reused = _reusable(kept, c)
-            if reused is not None:
-                datasets.append(reused)
-            else:
-                ds = _one(c, None)
-                if kept is not None:
-                    kept.parent.mkdir(exist_ok=True)
-                    results.write(ds, kept)
-                datasets.append(ds)
+        for i, (c, k) in enumerate(zip(cfgs, kept, strict=True)):
+            datasets.append(_one(c, None, k))
             if progress is not None:
                 progress(i + 1, len(cfgs), c)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            datasets = list(pool.map(_one, cfgs, [1] * len(cfgs)))
+            datasets = list(pool.map(_one, cfgs, [1] * len(cfgs), kept))
     # a per-epoch record named like a sweep dim (β under a schedule) is kept as <name>_epoch
     datasets = [d.rename({k: f"{k}_epoch" for k in coords if k in d.data_vars}) for d in datasets]
     ds = results.combine_runs(datasets, coords, name=name)

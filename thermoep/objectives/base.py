@@ -86,6 +86,21 @@ class Estimator:
         self.beta = _checks.finite_float("beta", beta, allow_zero=False)
         #: optional :class:`~thermoep.schedules.BetaSchedule`; the training loop calls set_epoch
         self.beta_schedule = beta_schedule
+        #: the estimator's own coin (hybrid choices, random signs of β), kept apart from the
+        #: sampler's and the batch order's stream: two strategies trained with the same seed
+        #: see the same batches in the same order (common random numbers across strategies)
+        self.rng = torch.Generator().manual_seed(0)
+
+    def seed(self, seed: int) -> None:
+        """Seed the estimator's own coin (:attr:`rng`)."""
+        self.rng.manual_seed(int(seed))
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to resume this estimator exactly (its coin, any state)."""
+        return {"rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.set_state(state["rng"])
 
     def set_epoch(self, epoch: int, epochs: int) -> None:
         """Called by the training loop before each epoch (0-based)."""
@@ -100,11 +115,11 @@ class Estimator:
     def _random_sign(self) -> bool:
         return bool(getattr(self.beta_schedule, "random_sign", False))
 
-    def _draw_sign(self, generator) -> None:
+    def _draw_sign(self) -> None:
         if self._random_sign:
             from ..schedules import bernoulli
 
-            self.beta = abs(self.beta) * (1.0 if bernoulli(0.5, generator) else -1.0)
+            self.beta = abs(self.beta) * (1.0 if bernoulli(0.5, self.rng) else -1.0)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sampler={self.sampler!r}, beta={self.beta})"
@@ -160,7 +175,7 @@ class Estimator:
     def __call__(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, *,
                  generator: torch.Generator | None = None) -> Gradient:
         x, y = self._inputs(energy, cost, x, y)
-        self._draw_sign(generator)
+        self._draw_sign()
         free, phases = self._phases(energy, cost, x, y, [b for b, _ in self.stencil()],
                                     generator)
         return self._combine(phases, free)

@@ -61,8 +61,9 @@ class Hybrid(Estimator):
         return self._std, self._acc
 
     def __call__(self, energy, cost, x, y, *, generator: torch.Generator | None = None):
+        self._draw_sign()  # a random sign of β acts on the one-sided member
         std, acc = self._members()
-        use_std = bernoulli(self.p_std, generator)
+        use_std = bernoulli(self.p_std, self.rng)
         g = (std if use_std else acc)(energy, cost, x, y, generator=generator)
         g.stats["used"] = "one-sided" if use_std else self.accurate
         g.stats["p_std"] = self.p_std
@@ -99,6 +100,15 @@ class AdaptiveHybrid(Estimator):
         return {**super().epoch_record(), "p_std": self.p_std,
                 "disagreement": self.disagreement}
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "disagreement": self.disagreement,
+                "p_std": self.p_std, "probes": self.probes}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.disagreement = float(state["disagreement"])
+        self.p_std, self.probes = float(state["p_std"]), int(state["probes"])
+
     def _update(self, d: float) -> None:
         self.disagreement = d if math.isnan(self.disagreement) else (
             self.smoothing * self.disagreement + (1 - self.smoothing) * d)
@@ -107,7 +117,7 @@ class AdaptiveHybrid(Estimator):
     def __call__(self, energy, cost, x, y, *, generator: torch.Generator | None = None):
         x, y = self._inputs(energy, cost, x, y)
         b = abs(self.beta)
-        if self.probes == 0 or bernoulli(self.probe, generator):
+        if self.probes == 0 or bernoulli(self.probe, self.rng):
             free, phases = self._phases(energy, cost, x, y, [b, -b], generator)
             std = {k: (phases[b].grad[k] - free.grad[k]) / b for k in free.grad}
             cep = self._combine(phases, free)  # self.stencil() is the centered one
@@ -116,7 +126,7 @@ class AdaptiveHybrid(Estimator):
             cep.stats.update(used="centered (probe)", p_std=self.p_std,
                              disagreement=self.disagreement)
             return cep
-        use_std = bernoulli(self.p_std, generator)
+        use_std = bernoulli(self.p_std, self.rng)
         nudges = [b] if use_std else [b, -b]
         free, phases = self._phases(energy, cost, x, y, nudges, generator)
         if use_std:
