@@ -34,10 +34,10 @@ bench-core: install
 
 # The Fashion-MNIST tables of the seeds (hours on 2 cores; run alone, results are resumable).
 # Needs apt-get install dataset-fashion-mnist.
-FMNIST_SWEEPS = fmnist_hybrid fmnist_hybrid_warmup fmnist_hybrid_random_sign fmnist_thermo fmnist_thermo_small_beta beta_schedules
+FMNIST_SWEEPS = fmnist_hybrid fmnist_hybrid_no_warmup fmnist_thermo fmnist_thermo_small_beta beta_schedules
 bench-fmnist: install
 	$(PYTHON) benchmarks/fmnist_speed.py --seeds 0 1 2
 	for s in $(FMNIST_SWEEPS); do \
-	  thermoep sweep --config benchmarks/$$s.json --out benchmarks/results/$$s.nc && \
+	  thermoep sweep --config benchmarks/$$s.json --out benchmarks/results/$$s.nc --workers 2 && \
 	  $(PYTHON) benchmarks/sweep_table.py benchmarks/results/$$s.nc --config benchmarks/$$s.json \
 	  || exit 1; done

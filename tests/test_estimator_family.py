@@ -129,3 +129,20 @@ def test_beta_schedules():
     ann = te.Centered(te.Relaxation(steps=10), 0.3, beta_schedule=LinearAnneal(0.3, 0.2))
     ann.set_epoch(2, 3)
     assert ann.beta == pytest.approx(0.2)
+
+
+def test_random_sign_one_sided_is_centered_in_expectation():
+    """Averaged over the sign of β, (G(±β) − G(0))/(±β) is (G(β) − G(−β))/(2β): bias O(β²)
+    at one nudged phase per batch (Laborieux et al. 2021)."""
+    net, cost, x, y = hopfield_problem()
+    relax = te.Relaxation(steps=40)
+    est = te.ESTIMATORS["one-sided-random-sign"](relax, 0.2)
+    est.seed(3)
+    by_sign = {True: [], False: []}
+    for _ in range(12):
+        g = est(net, cost, x, y)
+        assert g.nudged_phases == 1
+        by_sign[est.beta > 0].append(g.flat())
+    assert by_sign[True] and by_sign[False]
+    mean = 0.5 * (by_sign[True][0] + by_sign[False][0])
+    torch.testing.assert_close(mean, te.Centered(relax, 0.2)(net, cost, x, y).flat())

@@ -45,7 +45,11 @@ def test_interrupted_sweep_resumes_from_kept_runs(tmp_path, monkeypatch):
 def test_parallel_sweep_keeps_its_runs(tmp_path):
     grid = {"estimator": ["centered", "one-sided"], "seed": [0]}
     out = tmp_path / "p.nc"
-    ds = sweep.sweep(QUICK, grid, out=out, workers=2)
+    done = []
+    ds = sweep.sweep(QUICK, grid, out=out, workers=2,
+                     progress=lambda i, n, c: done.append((i, n, c.estimator)))
+    assert [i for i, _, _ in done] == [1, 2] and {e for _, _, e in done} == {"centered",
+                                                                            "one-sided"}
     assert len(list((tmp_path / "p.nc.runs").glob("*.nc"))) == 2
     serial = sweep.sweep(QUICK, grid, out=out)  # reloads the two kept runs
     xr.testing.assert_allclose(ds["test_accuracy"], serial["test_accuracy"])

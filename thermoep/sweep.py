@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import results
@@ -113,7 +113,14 @@ def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None, worke
                 progress(i + 1, len(cfgs), c)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            datasets = list(pool.map(_one, cfgs, [1] * len(cfgs), kept))
+            futures = {pool.submit(_one, c, 1, k): i
+                       for i, (c, k) in enumerate(zip(cfgs, kept, strict=True))}
+            datasets = [None] * len(cfgs)
+            for done, fut in enumerate(as_completed(futures), 1):
+                i = futures[fut]
+                datasets[i] = fut.result()
+                if progress is not None:
+                    progress(done, len(cfgs), cfgs[i])
     # a per-epoch record named like a sweep dim (β under a schedule) is kept as <name>_epoch
     datasets = [d.rename({k: f"{k}_epoch" for k in coords if k in d.data_vars}) for d in datasets]
     ds = results.combine_runs(datasets, coords, name=name)

@@ -1,5 +1,6 @@
 """Gradient estimators (one file per family) and the references they are tested against."""
 
+from ..schedules import RandomSign
 from .backprop import Backprop
 from .base import Estimator
 from .centered import Centered
@@ -13,6 +14,9 @@ from .references import bptt_grad, gaussian_grad_L, implicit_grad
 
 ESTIMATORS = {
     "one-sided": OneSided,
+    # Laborieux et al. 2021: the sign of β drawn per batch; E over the sign is centered
+    "one-sided-random-sign": lambda sampler=None, beta=0.2: OneSided(
+        sampler, beta, beta_schedule=RandomSign(beta)),
     "negative": lambda sampler=None, beta=0.2: OneSided(sampler, -abs(beta)),
     "centered": Centered,
     "finite-nudge": FiniteNudge,
