@@ -155,3 +155,15 @@ def test_hybrid_resumed_from_a_checkpoint_repeats_the_run(tmp_path, estimator):
                   resume=True, quiet=True)
     for v in ("test_accuracy", "train_loss", "nudged_phases", "p_std"):
         assert resumed[v].values.tolist() == whole[v].values.tolist(), v
+
+
+def test_relaxation_tolerance_reaches_the_sampler():
+    from thermoep.experiment import make_sampler
+
+    cfg = TrainConfig(tol=1e-4, steps=120, **QUICK).resolved()
+    relax = make_sampler(cfg)
+    assert relax.tol == 1e-4 and relax.steps == 120
+    with pytest.raises(ValueError, match="--tol stops a deterministic relaxation"):
+        TrainConfig(tol=1e-4, estimator="finite-nudge", **QUICK).resolved()
+    with pytest.raises(ValueError, match="tol"):
+        TrainConfig(tol=-1.0, **QUICK).resolved()

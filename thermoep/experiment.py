@@ -63,6 +63,7 @@ class TrainConfig:
     burn_in: int | None = None
     chains: int | None = None
     step_size: float | None = None
+    tol: float = 0.0  # relax: stop a phase once every sample's residual is below tol
     coupled: bool = False
     lipschitz: bool = False
     epochs: int | None = None
@@ -160,6 +161,10 @@ class TrainConfig:
             hidden = _checks.layer_sizes(list(self.sizes))[1:-1]
         _checks.positive_float("lr", self.lr)
         _checks.positive_float("warmup_epochs", self.warmup_epochs, allow_zero=True)
+        _checks.positive_float("tol", self.tol, allow_zero=True)
+        if self.tol > 0 and sampler != "relax":
+            raise ValueError(f"--tol stops a deterministic relaxation early; sampler {sampler!r} "
+                             "runs its fixed number of steps")
         _checks.positive_float("weight_decay", self.weight_decay, allow_zero=True)
         return dataclasses.replace(
             self, sampler=sampler, temperature=temperature, beta=beta, steps=steps, epochs=epochs,
@@ -198,7 +203,7 @@ def resolve_device(name: str) -> torch.device:
 def make_sampler(cfg: TrainConfig):
     if cfg.sampler == "relax":
         return Relaxation(steps=cfg.steps, nudged_steps=cfg.nudged_steps,
-                          step_size=cfg.step_size)
+                          step_size=cfg.step_size, tol=cfg.tol)
     if cfg.sampler in ("langevin", "mala"):
         return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
                         temperature=cfg.temperature, metropolis=cfg.sampler == "mala",

@@ -54,6 +54,9 @@ def train(
                        "free and nudged chains.", rich_help_panel=S)] = False,
     step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
                          "Langevin (default 0.4).", rich_help_panel=S)] = None,
+    tol: Annotated[float, typer.Option(help="Relaxation: stop a phase early once every "
+                   "sample's residual is below this (0: always run all steps).",
+                   rich_help_panel=S)] = 0.0,
     dataset: Annotated[str, typer.Option(help=f"Dataset: {', '.join(DATASETS)} (digits is "
                                          "embedded).", rich_help_panel=D)] = "digits",
     data_dir: Annotated[Path | None, typer.Option(help="Directory with the dataset's standard "
@@ -131,7 +134,7 @@ def train(
             beta=beta,
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
-            nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size,
+            nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size, tol=tol,
             coupled=coupled, standardize="global" if standardize_global else standardize,
             lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
