@@ -20,6 +20,7 @@ from ..costs import Cost
 from ..energies.base import LayeredEnergy
 from ..samplers.base import Phase, prepare
 from ..samplers.relax import Relaxation
+from ..schedules import bernoulli
 from .gradient import Gradient
 
 
@@ -117,8 +118,6 @@ class Estimator:
 
     def _draw_sign(self) -> None:
         if self._random_sign:
-            from ..schedules import bernoulli
-
             self.beta = abs(self.beta) * (1.0 if bernoulli(0.5, self.rng) else -1.0)
 
     def __repr__(self) -> str:

@@ -28,6 +28,11 @@ from .one_sided import OneSided
 ACCURATE = {"centered": Centered, "higher-order": HigherOrder}
 
 
+def _one_sided(phases, free, b: float) -> dict:
+    """(G(b) − G(0)) / b from phases already run (the one-sided stencil)."""
+    return {k: (phases[b].grad[k] - free.grad[k]) / b for k in free.grad}
+
+
 class Hybrid(Estimator):
     """One-sided with probability p_std(epoch), else the accurate estimator."""
 
@@ -119,7 +124,7 @@ class AdaptiveHybrid(Estimator):
         b = abs(self.beta)
         if self.probes == 0 or bernoulli(self.probe, self.rng):
             free, phases = self._phases(energy, cost, x, y, [b, -b], generator)
-            std = {k: (phases[b].grad[k] - free.grad[k]) / b for k in free.grad}
+            std = _one_sided(phases, free, b)
             cep = self._combine(phases, free)  # self.stencil() is the centered one
             self._update(1.0 - cep.cosine(std))
             self.probes += 1
@@ -130,9 +135,8 @@ class AdaptiveHybrid(Estimator):
         nudges = [b] if use_std else [b, -b]
         free, phases = self._phases(energy, cost, x, y, nudges, generator)
         if use_std:
-            g = Gradient({k: (phases[b].grad[k] - free.grad[k]) / b for k in free.grad}, 1,
-                         self._phase_stats(phases), loss=float(free.cost.mean()),
-                         output=free.output)
+            g = Gradient(_one_sided(phases, free, b), 1, self._phase_stats(phases),
+                         loss=float(free.cost.mean()), output=free.output)
         else:
             g = self._combine(phases, free)
         g.stats.update(used="one-sided" if use_std else "centered", p_std=self.p_std)
