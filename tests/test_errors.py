@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import thermoep as te
-from tests.problems import binary_problem, hopfield_problem
+from tests.problems import binary_problem, gaussian_problem, hopfield_problem
 
 
 def test_wrong_input_shape():
@@ -92,6 +92,32 @@ def test_gibbs_with_non_separable_cost():
     bm, _, x, y = binary_problem()
     with pytest.raises(TypeError, match="not separable"):
         te.FiniteNudge(te.Gibbs(sweeps=5, burn_in=1), 1.0)(bm, te.CrossEntropy(), x, y)
+
+
+@pytest.mark.parametrize("sampler", [
+    te.Relaxation(steps=5), te.Langevin(steps=5, burn_in=1, temperature=0.01, chains=2)])
+@pytest.mark.parametrize("cls", [te.Centered, lambda s, b: te.OneSided(s, -b)])
+def test_negative_nudge_without_equilibrium(sampler, cls):
+    # ½‖s_L‖² − ½‖s_L − y‖² is linear in s_L: no minimum, no Boltzmann distribution at b = −1
+    net, cost, x, y = hopfield_problem()
+    with pytest.raises(ValueError, match="no equilibrium.*need b > -1"):
+        cls(sampler, 1.0)(net, cost, x, y)
+    g = cls(sampler, 0.9)(net, cost, x, y)  # just inside: runs and stays finite
+    assert all(torch.isfinite(v).all() for v in g.values())
+    # positive nudges of any size, a bounded cost, and boxed states are always proper
+    te.FiniteNudge(sampler, 5.0)(net, cost, x, y)
+    te.Centered(sampler, 5.0)(net, te.CrossEntropy(), x, y)
+    boxed, _, _, _ = hopfield_problem(activation="hardsigmoid")
+    te.Centered(te.Relaxation(steps=5), 5.0)(boxed, cost, x, y)
+
+
+def test_negative_nudge_limit_follows_gaussian_precision():
+    energy, cost, x, y = gaussian_problem()
+    k = energy.output_curvature  # smallest eigenvalue of A: p_b has precision A + bI
+    relax = te.Relaxation(steps=5)
+    te.OneSided(relax, -0.9 * k)(energy, cost, x, y)
+    with pytest.raises(ValueError, match="no equilibrium"):
+        te.OneSided(relax, -1.01 * k)(energy, cost, x, y)
 
 
 def test_bad_model_arguments():

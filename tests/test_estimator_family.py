@@ -77,7 +77,7 @@ def test_adaptive_hybrid_spends_one_sided_only_while_they_agree():
     for _ in range(20):
         small(net, cost, x, y, generator=g)
     assert small.disagreement < 1e-3 and small.p_std > 0.95  # tiny β: std ≈ cep
-    large = te.AdaptiveHybrid(relax, beta=2.0, probe=0.5, tolerance=1e-4)
+    large = te.AdaptiveHybrid(relax, beta=0.8, probe=0.5, tolerance=1e-4)
     phases = sum(large(net, cost, x, y, generator=g).nudged_phases for _ in range(20))
     assert large.p_std == 0.0 and phases == 40  # disagreement above tolerance: centered only
 

@@ -14,6 +14,9 @@ class Cost:
     """Base class: ``value``/``grad`` act on the output layer ``s_L`` of shape ``[..., B, n]``."""
 
     separable = False
+    #: largest curvature of ℓ in s_L (None: ℓ grows at most linearly, no nudge makes E + bℓ
+    #: unbounded below)
+    curvature: float | None = None
 
     def target(self, y: Tensor, n_out: int, *, dtype, device) -> Tensor:
         """Float targets ``[B, n_out]`` (one-hot for class indices)."""
@@ -60,6 +63,7 @@ class SquaredError(Cost):
     """ℓ = ½‖s_L − y‖²; ∂ℓ/∂s_L = s_L − y; for binary units ℓ(1) − ℓ(0) = ½ − y."""
 
     separable = True
+    curvature = 1.0
 
     def value(self, out, y):
         return 0.5 * ((out - y) ** 2).sum(-1)

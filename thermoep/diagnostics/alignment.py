@@ -27,6 +27,7 @@ from ..objectives.centered import Centered
 from ..objectives.one_sided import FiniteNudge, OneSided
 from ..objectives.path_integral import PathIntegral
 from ..objectives.references import bptt_grad
+from ..samplers.base import check_nudge
 from ..samplers.relax import Relaxation
 from .checkpoints import load_model
 from .dataset import finish
@@ -98,10 +99,16 @@ def gradient_alignment(energy, cost, x, y, betas: Sequence[float], *,
     shape = (len(names), len(betas))
     out = {k: np.full(shape, math.nan) for k in ("cos_sup", "cos_target", "target_rel_se",
                                                  "est_rel_se", "grad_norm")}
-    methods = {}
+    methods, skipped = {}, []
     for i, name in enumerate(names):
         for j, beta in enumerate(betas):
             est = factories[name](beta)
+            try:  # e.g. centered at β ≥ 1 with a squared error: the −β phase has no equilibrium
+                for b, _ in est.stencil():
+                    check_nudge(energy, cost, b)
+            except ValueError:
+                skipped.append(f"{name} at β={beta:g}")
+                continue
             g = est(energy, cost, x, y, generator=generator)
             ref = target_gradient(est, energy, cost, x, y, budget=budget, generator=generator)
             methods[name] = ref.stats.get("method", "")
@@ -122,6 +129,8 @@ def gradient_alignment(energy, cost, x, y, betas: Sequence[float], *,
            logx=True, title="gradient alignment vs β")
     ds.attrs["supervised"] = str(sup.stats.get("method", ""))
     ds.attrs["target_method"] = ", ".join(f"{k}: {v}" for k, v in methods.items())
+    ds.attrs["skipped"] = ("; ".join(skipped) + " (NaN: a nudged phase has no equilibrium, "
+                           "see thermoep.samplers.base.check_nudge)") if skipped else ""
     return ds
 
 

@@ -124,6 +124,13 @@ class LayeredEnergy(nn.Module):
         """Box that :meth:`project` clips to, or None."""
         return None
 
+    @property
+    def output_curvature(self) -> float | None:
+        """Smallest curvature of E along the output layer far from the origin (where the
+        interaction terms are bounded), or None when no nudge can make E + bℓ unbounded below
+        (binary or boxed states). A negative nudge b needs curvature + b·(cost curvature) > 0."""
+        return None
+
     def init_state(self, batch_shape: tuple[int, ...], generator=None) -> State:
         raise NotImplementedError
 

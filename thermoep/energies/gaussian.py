@@ -45,6 +45,10 @@ class GaussianEnergy(LayeredEnergy):
     def self_grad(self, s: Tensor) -> Tensor:
         return s @ self.precision
 
+    @property
+    def output_curvature(self) -> float:
+        return float(torch.linalg.eigvalsh(self.precision).min())
+
     def init_state(self, batch_shape, generator=None) -> State:
         return (torch.zeros(*batch_shape, self.sizes[1], dtype=self.dtype, device=self.device),)
 

@@ -115,6 +115,12 @@ class LayeredHopfield(LayeredEnergy):
         return 0.5 if self.activation == "sigmoid4" else 0.7
 
     @property
+    def output_curvature(self) -> float | None:
+        # ρ is bounded, so far out E grows as the self term ½‖s_L‖² (curvature 1); hardsigmoid
+        # states live in [0, 1], where every nudge is proper
+        return None if self.activation == "hardsigmoid" else 1.0
+
+    @property
     def state_bounds(self):
         return (0.0, 1.0) if self.activation == "hardsigmoid" else None
 

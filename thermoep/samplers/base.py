@@ -177,6 +177,26 @@ class _Accumulator:
         )
 
 
+def check_nudge(energy: LayeredEnergy, cost: Cost, nudge: float) -> None:
+    """Refuse a nudge b for which E + bℓ is unbounded below along the output layer.
+
+    For b < 0 the cost pulls the output away from the target; once b·(cost curvature) cancels the
+    self term's curvature k (ℓ = ½‖s_L − y‖² against ½‖s_L‖²: b ≤ −1), p_b ∝ exp(−(E + bℓ)/T) is
+    not normalisable and relaxation runs off to infinity. Centered and negative estimators at
+    |β| ≥ k therefore have no nudged equilibrium; this says so instead of returning numbers.
+    """
+    k, c = energy.output_curvature, cost.curvature
+    if nudge >= 0.0 or k is None or c is None or k + nudge * c > 0.0:
+        return
+    raise ValueError(
+        f"nudge b = {nudge:g} has no equilibrium for {type(energy).__name__} with {cost!r}: "
+        f"b × cost curvature {c:g} cancels the output layer's self-term curvature {k:g}, so "
+        "E + bℓ is unbounded below (p_b is not normalisable, relaxation diverges). Negative "
+        f"nudges need b > {-k / c:g}: use |β| < {k / c:g} with centered, negative or "
+        "random-sign estimators"
+    )
+
+
 def prepare(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Validate and convert ``x`` and ``y`` for ``energy`` (dtype/device of its parameters)."""
     if not isinstance(energy, LayeredEnergy):

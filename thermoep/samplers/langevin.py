@@ -26,7 +26,7 @@ from torch import Tensor
 from .. import _checks
 from ..costs import Cost
 from ..energies.base import LayeredEnergy, State
-from .base import MonteCarloSampler, Phase
+from .base import MonteCarloSampler, Phase, check_nudge
 
 
 class LangevinState(NamedTuple):
@@ -79,6 +79,7 @@ class Langevin(MonteCarloSampler):
                 "∫σ⁻¹ is a barrier), which Langevin steps cannot respect; sample LayeredHopfield "
                 "instead, or use Relaxation for T = 0"
             )
+        check_nudge(energy, cost, nudge)
         drive = energy.input_drive(x).detach()
         eta, T = self.step_size, self.temperature
         noise_scale = math.sqrt(2.0 * eta * T)

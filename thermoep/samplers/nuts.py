@@ -35,7 +35,7 @@ from torch import Tensor
 from .. import _checks
 from ..costs import Cost
 from ..energies.base import LayeredEnergy, State
-from .base import MonteCarloSampler, Phase, _Accumulator
+from .base import MonteCarloSampler, Phase, _Accumulator, check_nudge
 from .langevin import _potential
 
 
@@ -104,6 +104,7 @@ class _PyroSampler(MonteCarloSampler):
         if not energy.langevin_ok:
             raise TypeError(f"{energy!r} is infinite outside an open box; "
                             f"{type(self).__name__} cannot sample it (use Relaxation for T = 0)")
+        check_nudge(energy, cost, nudge)
         from pyro.infer.mcmc import MCMC
 
         B, sizes, T = x.shape[0], list(energy.layer_sizes), self.temperature

@@ -24,7 +24,7 @@ from torch import Tensor
 from .. import _checks
 from ..costs import Cost
 from ..energies.base import LayeredEnergy, State
-from .base import Phase
+from .base import Phase, check_nudge
 
 
 class Relaxation:
@@ -68,6 +68,8 @@ class Relaxation:
                 f"{type(energy).__name__} has binary units: deterministic relaxation needs "
                 "continuous units; use Gibbs"
             )
+        if clamp is None:
+            check_nudge(energy, cost, nudge)
         steps = self.steps if steps is None else steps
         B = x.shape[0]
         s = list(energy.init_state((B,)) if init is None else init)
