@@ -183,7 +183,7 @@ def check_nudge(energy: LayeredEnergy, cost: Cost, nudge: float) -> None:
     For b < 0 the cost pulls the output away from the target; once b·(cost curvature) cancels the
     self term's curvature k (ℓ = ½‖s_L − y‖² against ½‖s_L‖²: b ≤ −1), p_b ∝ exp(−(E + bℓ)/T) is
     not normalisable and relaxation runs off to infinity. Centered and negative estimators at
-    |β| ≥ k therefore have no nudged equilibrium; this says so instead of returning numbers.
+    |β| ≥ k/c therefore have no nudged equilibrium; this says so instead of returning numbers.
     """
     k, c = energy.output_curvature, cost.curvature
     if nudge >= 0.0 or k is None or c is None or k + nudge * c > 0.0:
