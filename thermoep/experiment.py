@@ -18,6 +18,7 @@ import torch
 from . import _checks, checkpoints, results
 from .costs import COSTS
 from .data import DATASETS, load_dataset
+from .data.augment import Augment
 from .data.dataset import standardize_mode
 from .energies import LayeredBoltzmann, LayeredHopfield, PrototypicalHopfield
 from .energies.hopfield import ACTIVATIONS
@@ -44,6 +45,8 @@ class TrainConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     standardize: bool | str = False  # True / "feature", or "global" (one mean and std)
+    hflip: bool = False  # training augmentation: random left-right mirror per sample
+    translate: int = 0  # training augmentation: random shift by up to this many pixels
     hidden: tuple[int, ...] = (256,)
     sizes: tuple[int, ...] | None = None
     activation: str = "tanh"
@@ -148,6 +151,7 @@ class TrainConfig:
             if value not in choices:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(choices)}")
         standardize_mode(self.standardize)  # raises on a bad value
+        _checks.positive_int("translate", self.translate, minimum=0)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -269,6 +273,13 @@ def build(cfg: TrainConfig):
     return data, model, cost, estimator, opt, sched, sampler, gen
 
 
+def augment_for(cfg: TrainConfig, data) -> Augment | None:
+    """The training-time augmentation a config asks for (None when it asks for none)."""
+    aug = Augment.for_data(data.train_x, data.image_shape, hflip=cfg.hflip,
+                           translate=cfg.translate)
+    return aug if aug.active else None
+
+
 def epoch_checkpoint(checkpoint: str | Path, epoch: int) -> Path:
     """Path of the per-epoch copy kept with ``keep_checkpoints``: ``<stem>.epoch0003.ckpt``."""
     p = Path(checkpoint)
@@ -325,7 +336,7 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
     history = fit(model, cost, est, opt, data, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
                   start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end,
-                  extra_metrics=extra,
+                  extra_metrics=extra, augment=augment_for(cfg, data),
                   warmup_batches=round(cfg.warmup_epochs
                                        * math.ceil(data.train_x.shape[0] / cfg.batch_size)))
     config = cfg.to_dict()

@@ -67,7 +67,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
         reporter: Reporter | None = None,
         on_epoch_end: Callable[[int, list[dict]], None] | None = None,
         extra_metrics: Callable[[], dict] | None = None,
-        warmup_batches: int = 0) -> list[dict]:
+        warmup_batches: int = 0,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None) -> list[dict]:
     """Train for epochs ``start_epoch+1 .. epochs``; returns one metrics dict per epoch.
 
     ``data`` has ``train_x, train_y, test_x, test_y`` tensors. The batch order comes from
@@ -76,6 +77,7 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
     history)`` is called after each epoch (checkpointing); ``scheduler.step()`` once per epoch.
     ``warmup_batches``: the k-th of the first ``warmup_batches`` updates uses the learning rate
     times k / warmup_batches (linear warm-up on top of the epoch schedule).
+    ``augment(x, generator)``: applied to each training mini-batch (`thermoep.data.Augment`).
     """
     history = [] if history is None else list(history)
     reporter = reporter or Reporter()
@@ -97,6 +99,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb = data.train_x[idx].to(device=dev, dtype=dt)
                 yb = data.train_y[idx].to(dev)
+                if augment is not None:
+                    xb = augment(xb, generator)
                 g = estimator(model, cost, xb, yb, generator=generator)
                 if not math.isfinite(g.loss):
                     raise TrainingDiverged(epoch, b, "the free-phase loss")

@@ -70,6 +70,11 @@ def train(
                                   "seed).", rich_help_panel=D)] = False,
     limit_test: Annotated[int | None, typer.Option(help="Use the first N test examples.",
                           rich_help_panel=D)] = None,
+    hflip: Annotated[bool, typer.Option("--hflip", help="Augment training batches with random "
+                     "left-right mirrors (per sample).", rich_help_panel=D)] = False,
+    translate: Annotated[int, typer.Option(help="Augment training batches with random shifts "
+                         "of up to N pixels (per sample; blank pixels fill in).",
+                         rich_help_panel=D)] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.",
                                         rich_help_panel=M)] = "256",
     sizes: Annotated[str | None, typer.Option(help="All layer sizes, input to output (e.g. "
@@ -136,6 +141,7 @@ def train(
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size, tol=tol,
             coupled=coupled, standardize="global" if standardize_global else standardize,
+            hflip=hflip, translate=translate,
             lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,

@@ -10,6 +10,7 @@ as ``/usr/share/datasets/fashion-mnist`` (`search_dirs`); each is also searched 
 named after the dataset.
 """
 
+from .augment import Augment
 from .cifar import read_cifar10, read_cifar_batch
 from .dataset import Dataset, RawSplit
 from .idx import read_idx
@@ -18,6 +19,7 @@ from .registry import DATASETS, load_dataset
 from .sources import ENV_VAR, DatasetNotFoundError, search_dirs
 
 __all__ = [
+    "Augment",
     "DATASETS",
     "ENV_VAR",
     "Dataset",
