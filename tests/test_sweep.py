@@ -42,6 +42,20 @@ def test_interrupted_sweep_resumes_from_kept_runs(tmp_path, monkeypatch):
     assert len(trained) == 3
 
 
+def test_kept_runs_are_found_under_an_older_name(tmp_path, monkeypatch):
+    """A field added to TrainConfig changes the hashed file name; the run is still reused."""
+    grid = {"estimator": ["centered"], "seed": [0]}
+    out = tmp_path / "o.nc"
+    first = sweep.sweep(QUICK, grid, out=out)
+    (kept,) = (tmp_path / "o.nc.runs").glob("*.nc")
+    kept.rename(kept.with_name("written-by-an-older-version.nc"))
+    trained = []
+    monkeypatch.setattr(sweep, "run", lambda c, **kw: trained.append(c))
+    again = sweep.sweep(QUICK, grid, out=out)
+    assert trained == []
+    xr.testing.assert_allclose(first["test_accuracy"], again["test_accuracy"])
+
+
 def test_parallel_sweep_keeps_its_runs(tmp_path):
     grid = {"estimator": ["centered", "one-sided"], "seed": [0]}
     out = tmp_path / "p.nc"

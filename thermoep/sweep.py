@@ -55,7 +55,7 @@ def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]
 
 def _one(cfg: TrainConfig, threads: int | None, kept: Path | None = None):
     """Train one run (or reload it from ``kept``), writing it to ``kept`` when given."""
-    reused = _reusable(kept, cfg)
+    reused = find_kept(kept, cfg)
     if reused is not None:
         return reused
     if threads:
@@ -73,6 +73,18 @@ def run_file(out: Path, cfg: TrainConfig) -> Path:
     """Where a sweep keeps one finished run: ``<out>.runs/<hash of its config>.nc``."""
     key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     return out.parent / f"{out.name}.runs" / f"{key}.nc"
+
+
+def find_kept(kept: Path | None, cfg: TrainConfig):
+    """The finished run for ``cfg``: at ``kept`` (its hashed name) or, for runs kept before a
+    config field was added (which changes the hash), any run in the same folder whose stored
+    config matches; None when there is none."""
+    reused = _reusable(kept, cfg)
+    if reused is None and kept is not None and kept.parent.is_dir():
+        for other in sorted(kept.parent.glob("*.nc")):
+            if other != kept and (reused := _reusable(other, cfg)) is not None:
+                break
+    return reused
 
 
 def _reusable(kept: Path | None, cfg: TrainConfig):
