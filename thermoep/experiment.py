@@ -275,9 +275,10 @@ def build(cfg: TrainConfig):
 
 def augment_for(cfg: TrainConfig, data) -> Augment | None:
     """The training-time augmentation a config asks for (None when it asks for none)."""
-    aug = Augment.for_data(data.train_x, data.image_shape, hflip=cfg.hflip,
-                           translate=cfg.translate)
-    return aug if aug.active else None
+    if not (cfg.hflip or cfg.translate):
+        return None
+    return Augment.for_data(data.train_x, data.image_shape, hflip=cfg.hflip,
+                            translate=cfg.translate)
 
 
 def epoch_checkpoint(checkpoint: str | Path, epoch: int) -> Path:
