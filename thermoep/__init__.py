@@ -17,6 +17,7 @@ from .energies import (
     LayeredBoltzmann,
     LayeredHopfield,
     PrototypicalHopfield,
+    UnitDropout,
 )
 from .objectives import (
     ESTIMATORS,
@@ -44,7 +45,7 @@ __all__ = [
     "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
     "Gibbs", "Gradient", "HMC", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
     "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "PrototypicalHopfield", "Relaxation",
-    "SquaredError",
+    "SquaredError", "UnitDropout",
     "__version__",
     "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
 ]

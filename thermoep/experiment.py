@@ -20,7 +20,7 @@ from .costs import COSTS
 from .data import DATASETS, load_dataset
 from .data.augment import Augment
 from .data.dataset import standardize_mode
-from .energies import LayeredBoltzmann, LayeredHopfield, PrototypicalHopfield
+from .energies import LayeredBoltzmann, LayeredHopfield, PrototypicalHopfield, UnitDropout
 from .energies.hopfield import ACTIVATIONS
 from .objectives import ESTIMATORS
 from .progress import make_reporter
@@ -53,6 +53,7 @@ class TrainConfig:
     energy: str = "hopfield"
     binary: bool = False
     cost: str = "squared-error"
+    dropout: float = 0.0  # probability of dropping a hidden unit per sample and batch
     estimator: str = "centered"
     beta: float | None = None
     beta_schedule: str = "fixed"
@@ -152,6 +153,8 @@ class TrainConfig:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(choices)}")
         standardize_mode(self.standardize)  # raises on a bad value
         _checks.positive_int("translate", self.translate, minimum=0)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -338,6 +341,7 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
                   start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end,
                   extra_metrics=extra, augment=augment_for(cfg, data),
+                  dropout=UnitDropout(cfg.dropout) if cfg.dropout else None,
                   warmup_batches=round(cfg.warmup_epochs
                                        * math.ceil(data.train_x.shape[0] / cfg.batch_size)))
     config = cfg.to_dict()

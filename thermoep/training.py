@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from .energies.dropout import UnitDropout
 from .objectives.base import Estimator
 from .progress import Reporter
 
@@ -68,7 +69,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
         on_epoch_end: Callable[[int, list[dict]], None] | None = None,
         extra_metrics: Callable[[], dict] | None = None,
         warmup_batches: int = 0,
-        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None) -> list[dict]:
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+        dropout: UnitDropout | None = None) -> list[dict]:
     """Train for epochs ``start_epoch+1 .. epochs``; returns one metrics dict per epoch.
 
     ``data`` has ``train_x, train_y, test_x, test_y`` tensors. The batch order comes from
@@ -78,6 +80,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
     ``warmup_batches``: the k-th of the first ``warmup_batches`` updates uses the learning rate
     times k / warmup_batches (linear warm-up on top of the epoch schedule).
     ``augment(x, generator)``: applied to each training mini-batch (`thermoep.data.Augment`).
+    ``dropout``: hidden units dropped per sample for each batch's phases (evaluation uses the
+    whole network); the reported training accuracy is that of the thinned networks.
     """
     history = [] if history is None else list(history)
     reporter = reporter or Reporter()
@@ -101,7 +105,9 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 yb = data.train_y[idx].to(dev)
                 if augment is not None:
                     xb = augment(xb, generator)
-                g = estimator(model, cost, xb, yb, generator=generator)
+                scales = None if dropout is None else dropout.sample(model, len(idx), generator)
+                with model.scaled_units(scales):
+                    g = estimator(model, cost, xb, yb, generator=generator)
                 if not math.isfinite(g.loss):
                     raise TrainingDiverged(epoch, b, "the free-phase loss")
                 for name, v in g.items():

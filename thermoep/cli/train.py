@@ -90,6 +90,9 @@ def train(
                       "(LayeredBoltzmann, Gibbs sampling).", rich_help_panel=M)] = False,
     cost: Annotated[str, typer.Option(help="Cost: squared-error or cross-entropy.",
                                       rich_help_panel=M)] = "squared-error",
+    dropout: Annotated[float, typer.Option(help="Drop each hidden unit with this probability "
+                       "per sample and batch, inside the energy (the same units in the free and "
+                       "nudged phases).", rich_help_panel=M)] = 0.0,
     epochs: Annotated[int | None, typer.Option(help="Training epochs (default 30 at T = 0, 25 "
                       "with a Monte-Carlo sampler, 15 for path-integral).",
                       rich_help_panel=O)] = None,
@@ -135,7 +138,8 @@ def train(
             dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
             limit_train=limit_train, limit_test=limit_test, hidden=_hidden(hidden),
             sizes=None if sizes is None else _hidden(sizes),
-            activation=activation, energy=energy, binary=binary, cost=cost, estimator=estimator,
+            activation=activation, energy=energy, binary=binary, cost=cost, dropout=dropout,
+            estimator=estimator,
             beta=beta,
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,

@@ -2,6 +2,7 @@
 
 from .base import LayeredEnergy, State
 from .boltzmann import LayeredBoltzmann
+from .dropout import UnitDropout
 from .gaussian import GaussianEnergy
 from .hopfield import ACTIVATIONS, LayeredHopfield
 from .prototypical import PROTOTYPICAL_ACTIVATIONS, PrototypicalHopfield
@@ -10,4 +11,5 @@ ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield,
             "boltzmann": LayeredBoltzmann}
 
 __all__ = ["ACTIVATIONS", "ENERGIES", "GaussianEnergy", "LayeredBoltzmann", "LayeredEnergy",
-           "LayeredHopfield", "PROTOTYPICAL_ACTIVATIONS", "PrototypicalHopfield", "State"]
+           "LayeredHopfield", "PROTOTYPICAL_ACTIVATIONS", "PrototypicalHopfield", "State",
+           "UnitDropout"]

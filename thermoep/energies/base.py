@@ -20,6 +20,7 @@ model-specific code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -58,6 +59,8 @@ class LayeredEnergy(nn.Module):
     binary: bool = False
     #: False for energies that are infinite outside an open box (Langevin cannot sample them)
     langevin_ok: bool = True
+    #: per-layer unit scales a_l (``[batch, n_l]`` or None) while :meth:`scaled_units` is active
+    unit_scales: tuple[Tensor | None, ...] | None = None
 
     def __init__(self, sizes, *, init_scale: float | None = None) -> None:
         super().__init__()
@@ -108,6 +111,49 @@ class LayeredEnergy(nn.Module):
     def rho_and_prime(self, s: Tensor) -> tuple[Tensor, Tensor]:
         """(ρ(s), ρ'(s)); activations override it to share work."""
         return self.rho(s), self.rho_prime(s)
+
+    # -- unit scales (dropout) --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def scaled_units(self, scales):
+        """Within this block layer l interacts through a_l ⊙ ρ(s_l) instead of ρ(s_l).
+
+        ``scales``: one ``[batch, n_l]`` tensor or None per free layer. With a_l = m_l / (1 − p)
+        for a Bernoulli(1 − p) mask m_l this is dropout inside the energy (see
+        :class:`thermoep.energies.UnitDropout`): E keeps its form with ρ_l(s) = a_l ⊙ ρ(s), so
+        every relaxation, sampler and estimator sees the thinned network and its exact
+        gradients, ∂E/∂W_l = −(a_{l−1} ⊙ ρ(s_{l−1}))ᵀ (a_l ⊙ ρ(s_l)), while dropped units decouple.
+        """
+        if scales is not None and len(scales) != self.num_layers:
+            raise ValueError(f"scales needs one entry per free layer ({self.num_layers}), got "
+                             f"{len(scales)}")
+        previous = self.unit_scales
+        self.unit_scales = None if scales is None else tuple(scales)
+        try:
+            yield self
+        finally:
+            self.unit_scales = previous
+
+    def unit_scale(self, i: int) -> Tensor | None:
+        """a_i while :meth:`scaled_units` is active, else None."""
+        scales = self.unit_scales
+        return None if scales is None else scales[i]
+
+    def rho_layer(self, i: int, s: Tensor) -> Tensor:
+        """ρ_i(s) = a_i ⊙ ρ(s) (plain ρ without unit scales)."""
+        a = self.unit_scale(i)
+        return self.rho(s) if a is None else self.rho(s) * a
+
+    def rho_and_prime_layer(self, i: int, s: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(ρ_i(s), ρ_i'(s)) of layer i; ρ_i' may be None where ρ' ≡ 1 (see rho_and_prime)."""
+        r, p = self.rho_and_prime(s)
+        a = self.unit_scale(i)
+        if a is None:
+            return r, p
+        return r * a, (a.expand_as(r) if p is None else p * a)
+
+    def rho_layers(self, s: State) -> State:
+        """(ρ_0(s_0), ρ_1(s_1), ...): the interaction values of every free layer."""
+        return tuple(self.rho_layer(i, t) for i, t in enumerate(s))
 
     def self_energy(self, s: Tensor) -> Tensor:
         raise NotImplementedError
@@ -183,7 +229,7 @@ class LayeredEnergy(nn.Module):
     def layer_field(self, x: Tensor, s: State, i: int, drive: Tensor | None = None,
                     rho_s: State | None = None) -> Tensor:
         """h_i: the total input to layer i from its neighbours and its bias."""
-        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
+        rho_s = self.rho_layers(s) if rho_s is None else rho_s
         h = self.bottom_up(x, rho_s, i, drive)
         if i + 1 < self.num_layers:
             h = h + rho_s[i + 1] @ self.weights[i + 1].transpose(0, 1)
@@ -192,7 +238,7 @@ class LayeredEnergy(nn.Module):
     def energy(self, x: Tensor, s: State, drive: Tensor | None = None,
                rho_s: State | None = None) -> Tensor:
         """E(s; x), shape ``[..., batch]`` (``rho_s``: ρ(s) if already computed)."""
-        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
+        rho_s = self.rho_layers(s) if rho_s is None else rho_s
         e = 0.0
         for i, t in enumerate(s):
             e = e + self.self_energy(t) - (self.bottom_up(x, rho_s, i, drive) * rho_s[i]).sum(-1)
@@ -225,12 +271,15 @@ class LayeredEnergy(nn.Module):
                    rho_s: State | None = None, prime: Tensor | None = None) -> Tensor:
         """∂E/∂s_i = c'(s_i) − ρ'(s_i) ⊙ h_i (analytic)."""
         h = self.layer_field(x, s, i, drive, rho_s)
-        prime = self.rho_prime(s[i]) if prime is None else prime
+        if prime is None:
+            prime = self.rho_prime(s[i])
+            a = self.unit_scale(i)
+            prime = prime if a is None else prime * a
         return self.self_grad(s[i]) - prime * h
 
     def rho_all(self, s: State) -> tuple[State, State]:
         """(ρ(s), ρ'(s)) for every layer, sharing work (one tanh per unit for tanh)."""
-        both = [self.rho_and_prime(t) for t in s]
+        both = [self.rho_and_prime_layer(i, t) for i, t in enumerate(s)]
         return (tuple(r for r, _ in both),
                 tuple(self.rho_prime(t) if p is None else p for t, (_, p) in zip(s, both,
                                                                                   strict=True)))
@@ -254,7 +303,7 @@ class LayeredEnergy(nn.Module):
         so a sampler can average ρ(s_1) over its steps and apply :meth:`input_weight_grad`
         once; this is the expensive n_0 × n_1 product). ``rho_s``: ρ(s) if already computed.
         """
-        rho_s = tuple(self.rho(t) for t in s) if rho_s is None else rho_s
+        rho_s = self.rho_layers(s) if rho_s is None else rho_s
         w_grads: dict[str, Tensor] = {}
         b_grads: dict[str, Tensor] = {}
         for i in range(self.num_layers):

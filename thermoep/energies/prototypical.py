@@ -93,6 +93,9 @@ class PrototypicalHopfield(LayeredEnergy):
         return self._sigma_inv(s)
 
     def descent_step(self, i, s, rho_prime, h, eta, extra):
+        # ∂E/∂s_i = σ⁻¹(s_i) − ρ_i'⊙h_i (+ extra); ρ_i' is None (≡ 1) without unit scales
+        if rho_prime is not None:
+            h = h * rho_prime
         target = self._sigma(h if extra is None else h - extra)
         if eta == 1.0:
             return self.project(i, target)

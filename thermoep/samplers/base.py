@@ -129,7 +129,7 @@ class _Accumulator:
         # n_0 × n_1 product once in finish(), instead of once per step.
         ell = self.cost.value(s[-1], self.y)  # [C, B]
         energy = self.energy
-        rho_s = tuple(energy.rho(t) for t in s)
+        rho_s = energy.rho_layers(s)
         e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
         rho1 = rho_s[0]
         self.grad = self._add(self.grad, energy.param_grad(self.x, s, None, per_chain=True,

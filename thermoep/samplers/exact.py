@@ -62,6 +62,9 @@ def _check(temperature):
 
 
 def _tables(energy, cost, x, y):
+    if energy.unit_scales is not None:
+        raise ValueError("exact enumeration tabulates E over configurations shared by the batch; "
+                         "per-sample unit scales (dropout) are not supported")
     x, y = prepare(energy, cost, x, y)
     conf = _configurations(energy)
     return conf, _energy_table(energy, x, conf), _cost_table(cost, conf[-1], y)

@@ -52,6 +52,9 @@ class Gibbs(MonteCarloSampler):
             for block in energy.blocks:
                 for i in block:
                     h = energy.layer_field(x, tuple(s), i, drive)
+                    a = energy.unit_scale(i)
+                    if a is not None:  # flipping s_i changes E by −a_i h_i
+                        h = h * a
                     if i == L - 1 and delta is not None:
                         h = h - nudge * delta
                     p = torch.sigmoid(h / T)

@@ -84,7 +84,7 @@ class Relaxation:
         residual = torch.zeros(B, dtype=x.dtype, device=x.device)
         taken = 0
         hot = energy.hot_parameters()
-        both = [energy.rho_and_prime(t) for t in s]
+        both = [energy.rho_and_prime_layer(i, t) for i, t in enumerate(s)]
         rho_s = [r for r, _ in both]
         prime = [p for _, p in both]
         for step in range(steps):
@@ -101,7 +101,7 @@ class Relaxation:
                     if measure:
                         residual = residual + ((t - s[i]) ** 2).sum(-1)
                     s[i] = t
-                    rho_s[i], prime[i] = energy.rho_and_prime(t)
+                    rho_s[i], prime[i] = energy.rho_and_prime_layer(i, t)
             taken += 1
             if measure:
                 residual = residual.detach().sqrt() / eta
