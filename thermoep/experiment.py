@@ -69,6 +69,7 @@ class TrainConfig:
     step_size: float | None = None
     tol: float = 0.0  # relax: stop a phase once every sample's residual is below tol
     coupled: bool = False
+    rao_blackwell: bool = False  # ULA: average each sample over its step's Gaussian noise
     lipschitz: bool = False
     epochs: int | None = None
     batch_size: int = 32
@@ -110,6 +111,9 @@ class TrainConfig:
                              "relaxation map)")
         if self.coupled and sampler == "relax":
             raise ValueError("--coupled (common random numbers) needs a Monte-Carlo sampler")
+        if self.rao_blackwell and sampler != "langevin":
+            raise ValueError(f"--rao-blackwell needs the unadjusted Langevin sampler (ULA, "
+                             f"--sampler langevin), got {sampler!r}")
         if self.energy not in CONTINUOUS_ENERGIES:
             raise ValueError(f"unknown energy {self.energy!r}; choose one of "
                              f"{sorted(CONTINUOUS_ENERGIES)} (or --binary)")
@@ -214,7 +218,8 @@ def make_sampler(cfg: TrainConfig):
     if cfg.sampler in ("langevin", "mala"):
         return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
                         temperature=cfg.temperature, metropolis=cfg.sampler == "mala",
-                        chains=cfg.chains, coupled=cfg.coupled)
+                        chains=cfg.chains, coupled=cfg.coupled,
+                        rao_blackwell=cfg.rao_blackwell)
     return Gibbs(sweeps=cfg.steps, burn_in=cfg.burn_in, temperature=cfg.temperature,
                  chains=cfg.chains, coupled=cfg.coupled)
 

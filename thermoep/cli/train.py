@@ -52,6 +52,10 @@ def train(
                          rich_help_panel=S)] = False,
     coupled: Annotated[bool, typer.Option("--coupled", help="Common random numbers for the "
                        "free and nudged chains.", rich_help_panel=S)] = False,
+    rao_blackwell: Annotated[bool, typer.Option("--rao-blackwell", help="ULA: average every "
+                             "sample over its step's Gaussian noise (same expectations, less "
+                             "Monte-Carlo noise; smooth units, squared error).",
+                             rich_help_panel=S)] = False,
     step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
                          "Langevin (default 0.4).", rich_help_panel=S)] = None,
     tol: Annotated[float, typer.Option(help="Relaxation: stop a phase early once every "
@@ -144,7 +148,8 @@ def train(
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size, tol=tol,
-            coupled=coupled, standardize="global" if standardize_global else standardize,
+            coupled=coupled, rao_blackwell=rao_blackwell,
+            standardize="global" if standardize_global else standardize,
             hflip=hflip, translate=translate,
             lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,

@@ -23,12 +23,25 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .. import _checks
 
 State = tuple[Tensor, ...]
+
+#: Gauss–Hermite rules for E[f(m + σξ)]. Measured against a 250-node rule (ρ = tanh, sigmoid4,
+#: |m| ≤ 30): 4 nodes err < 1e-10 for σ² ≤ 1e-3 (the Langevin noise 2ηT at T = 0.001, η = 0.4),
+#: 8 nodes < 1e-10 for σ² ≤ 0.01, 64 nodes < 1e-7 for σ² ≤ 0.5; k nodes are exact for
+#: polynomials of degree 2k − 1.
+_HERMITE = {k: np.polynomial.hermite.hermgauss(k) for k in (4, 8, 64)}
+
+
+def hermite_rule(var: float) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes, weights) of the Gauss–Hermite rule used for Gaussian noise of variance ``var``:
+    E[f(m + √var ξ)] ≈ Σ_k w_k / √π · f(m + √(2 var) x_k)."""
+    return _HERMITE[4 if var <= 1e-3 else 8 if var <= 0.01 else 64]
 
 
 def _weighted_outer(a: Tensor, b: Tensor, per_chain: bool) -> Tensor:
@@ -150,6 +163,22 @@ class LayeredEnergy(nn.Module):
         if a is None:
             return r, p
         return r * a, (a.expand_as(r) if p is None else p * a)
+
+    def gaussian_mean(self, i: int, mean: Tensor, var: float, times=None) -> Tensor:
+        """E[a_i ⊙ ρ(u) · times(u)] per unit for u ~ N(mean, var) (``times``: an elementwise
+        function, default 1), by Gauss–Hermite quadrature (:func:`hermite_rule`); used by
+        Rao–Blackwellised Langevin sampling. Needs a smooth ρ."""
+        if self.binary:
+            raise TypeError(f"{type(self).__name__} has binary units: no Gaussian expectation")
+        nodes, weights = hermite_rule(var)
+        sd = math.sqrt(2.0 * var)
+        out = torch.zeros_like(mean)
+        for node, weight in zip(nodes, weights, strict=True):
+            u = mean + sd * float(node)
+            f = self.rho(u) if times is None else self.rho(u) * times(u)
+            out = out + (float(weight) / math.sqrt(math.pi)) * f
+        a = self.unit_scale(i)
+        return out if a is None else out * a
 
     def rho_layers(self, s: State) -> State:
         """(ρ_0(s_0), ρ_1(s_1), ...): the interaction values of every free layer."""
@@ -294,7 +323,8 @@ class LayeredEnergy(nn.Module):
 
     def param_grad(self, x: Tensor, s: State, weight: Tensor | None = None,
                    per_chain: bool = False, skip_input: bool = False,
-                   rho_s: State | None = None) -> dict[str, Tensor]:
+                   rho_s: State | None = None, posts: State | None = None,
+                   ) -> dict[str, Tensor]:
         """Σ_positions weight · ∂θE(s), keyed like ``named_parameters()``.
 
         ``weight`` broadcasts against the states' leading shape ``[..., batch]`` (default 1).
@@ -302,12 +332,17 @@ class LayeredEnergy(nn.Module):
         ``skip_input`` leaves out ``weights.0`` (−xᵀρ(s_1) is linear in ρ(s_1) with x clamped,
         so a sampler can average ρ(s_1) over its steps and apply :meth:`input_weight_grad`
         once; this is the expensive n_0 × n_1 product). ``rho_s``: ρ(s) if already computed.
+        ``posts``: the weighted post-synaptic factors weight·ρ(s_l) per layer, if computed by
+        the caller (they replace ``weight``; Rao–Blackwellised covariances).
         """
         rho_s = self.rho_layers(s) if rho_s is None else rho_s
         w_grads: dict[str, Tensor] = {}
         b_grads: dict[str, Tensor] = {}
         for i in range(self.num_layers):
-            post = rho_s[i] if weight is None else rho_s[i] * weight.unsqueeze(-1)
+            if posts is not None:
+                post = posts[i]
+            else:
+                post = rho_s[i] if weight is None else rho_s[i] * weight.unsqueeze(-1)
             if i == 0 and skip_input:
                 b_grads["biases.0"] = self._bias_grad(post, per_chain)
                 continue

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-from .base import LayeredEnergy, State
+from .base import LayeredEnergy, State, hermite_rule
 
 
 def _tanh(s):
@@ -58,7 +60,6 @@ ACTIVATIONS = {
 }
 _BOTH = {"tanh": _tanh_both, "hardsigmoid": _hardsigmoid_both, "sigmoid4": _sigmoid4_both}
 
-
 class LayeredHopfield(LayeredEnergy):
     """Layered continuous Hopfield network with activation ρ ∈ {tanh, hardsigmoid, sigmoid4}.
 
@@ -87,6 +88,32 @@ class LayeredHopfield(LayeredEnergy):
 
     def rho_and_prime(self, s: Tensor) -> tuple[Tensor, Tensor]:
         return self._both(s)
+
+    def gaussian_mean(self, i: int, mean: Tensor, var: float, times=None) -> Tensor:
+        """E[a_i ⊙ ρ(u) · times(u)], u ~ N(mean, var), by Gauss–Hermite (smooth ρ only).
+
+        One transcendental per unit, not one per node: tanh(m + d) = (t + τ)/(1 + tτ) with
+        t = tanh(m), τ = tanh(d); sigmoid(4(m + d) − 2) = 1/(1 + e^{2−4m} e^{−4d}).
+        """
+        if self.activation == "hardsigmoid":
+            raise ValueError("Gaussian expectations use Gauss–Hermite quadrature, which needs a "
+                             "smooth activation (tanh or sigmoid4), not the hard sigmoid")
+        nodes, weights = hermite_rule(var)
+        sd = math.sqrt(2.0 * var)
+        base = torch.tanh(mean) if self.activation == "tanh" else torch.exp(2.0 - 4.0 * mean)
+        out = torch.zeros_like(mean)
+        for node, weight in zip(nodes, weights, strict=True):
+            d = sd * float(node)
+            if self.activation == "tanh":
+                tau = math.tanh(d)
+                f = (base + tau) / (1.0 + tau * base)
+            else:
+                f = 1.0 / (1.0 + math.exp(-4.0 * d) * base)
+            if times is not None:
+                f = f * times(mean + d)
+            out = out + (float(weight) / math.sqrt(math.pi)) * f
+        a = self.unit_scale(i)
+        return out if a is None else out * a
 
     def descent_step(self, i, s, rho_prime, h, eta, extra):
         # s − η(s − ρ'h + extra) = (1 − η)s + η ρ'h − η·extra, fused

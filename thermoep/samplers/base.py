@@ -90,14 +90,16 @@ class MonteCarloSampler:
 
     def _run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
              state: State, step: Callable[[State], State], *, covariance: bool,
-             info: dict[str, float]) -> Phase:
-        """Burn in, then accumulate per-chain moments of every kept sample."""
+             info: dict[str, float],
+             expected: Callable[[], tuple[State, float]] | None = None) -> Phase:
+        """Burn in, then accumulate per-chain moments of every kept sample (``expected()``:
+        the Gaussian law (m, σ²) of the step just taken, for Rao–Blackwellised estimates)."""
         acc = _Accumulator(energy, cost, x, y, covariance)
         with torch.no_grad():
             for t in range(self.steps):
                 state = step(state)
                 if t >= self.burn_in and (t - self.burn_in) % self.thin == 0:
-                    acc.add(state)
+                    acc.add(state, None if expected is None else expected())
         return acc.finish(nudge, state, info)
 
 
@@ -124,13 +126,25 @@ class _Accumulator:
             total[k] += v
         return total
 
-    def add(self, s: State) -> None:
+    def add(self, s: State, expected: tuple[State, float] | None = None) -> None:
+        """Add the sample ``s``; with ``expected = (m, σ²)`` (Rao–Blackwellised ULA, see
+        ``langevin.py``) add the conditional expectations over the next state s' ~ N(m, σ²I)
+        instead (squared-error cost), keeping ``s`` for the energy trace only."""
         # ∂E/∂W_1 = −xᵀρ(s_1) is linear in ρ(s_1) (x is clamped): sum ρ(s_1) here and take the
         # n_0 × n_1 product once in finish(), instead of once per step.
-        ell = self.cost.value(s[-1], self.y)  # [C, B]
         energy = self.energy
-        rho_s = energy.rho_layers(s)
-        e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
+        if expected is None:
+            ell = self.cost.value(s[-1], self.y)  # [C, B]
+            rho_s = energy.rho_layers(s)
+            e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
+            out = s[-1]
+        else:
+            m, var = expected
+            rho_s = tuple(energy.gaussian_mean(i, mi, var) for i, mi in enumerate(m))
+            unit_cost = 0.5 * ((m[-1] - self.y) ** 2 + var)  # E[½(s'_Lk − y_k)² | s]
+            ell = unit_cost.sum(-1)
+            e = energy.energy(self.x, s, self.drive)
+            out = m[-1]
         rho1 = rho_s[0]
         self.grad = self._add(self.grad, energy.param_grad(self.x, s, None, per_chain=True,
                                                            skip_input=True, rho_s=rho_s))
@@ -142,13 +156,20 @@ class _Accumulator:
             # Leave-one-out cross-chain centring: the other chains' ℓ at the same step are
             # independent of chain c, so E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) exactly.
             loo = (ell.sum(0, keepdim=True) - ell) / (C - 1)
-            w = ell - loo
-            cw = energy.param_grad(self.x, s, w, per_chain=True, skip_input=True, rho_s=rho_s)
+            w = (ell - loo).unsqueeze(-1)
+            posts = [r * w for r in rho_s]
+            if expected is not None:
+                # the output units share their noise with ℓ: E[ρ_k ℓ] = E[ρ_k ½(s'_k − y_k)²]
+                # + E[ρ_k] Σ_{j≠k} E[½(s'_j − y_j)²], a 1-D Gaussian integral per unit
+                L, y = len(m) - 1, self.y
+                own = energy.gaussian_mean(L, m[-1], var, lambda u: 0.5 * (u - y) ** 2)
+                posts[-1] = own + rho_s[-1] * (ell.unsqueeze(-1) - unit_cost - loo.unsqueeze(-1))
+            cw = energy.param_grad(self.x, s, None, per_chain=True, skip_input=True,
+                                   rho_s=rho_s, posts=posts)
             self.cov = self._add(self.cov, cw)
-            wrho = rho1 * w.unsqueeze(-1)
-            self.in_cov = wrho if self.n == 0 else self.in_cov + wrho
+            self.in_cov = posts[0] if self.n == 0 else self.in_cov + posts[0]
         self.cost_sum = self.cost_sum + ell
-        self.out_sum = self.out_sum + s[-1]
+        self.out_sum = self.out_sum + out
         self.trace_e.append(e.mean(-1))
         self.trace_l.append(ell.mean(-1))
         self.n += 1

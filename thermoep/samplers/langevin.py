@@ -13,6 +13,20 @@ ULA carries an O(η) bias; MALA removes it by accepting s' with probability
 
 Each (chain, input) pair is one chain; acceptance is per pair, a NaN energy difference is a
 rejection. The state caches U and ∇U so MALA costs one gradient per step.
+
+Rao–Blackwellised ULA (``rao_blackwell=True``). Given the current state s the next one is
+s' ~ N(m, σ²I), m = s − η∇U(s), σ² = 2ηT, with independent noise per unit. The chain moves with
+the actual noise, but every sample the estimators average is replaced by its conditional
+expectation given s, which keeps its mean and removes the fresh noise's share of its variance:
+
+- E[ρ(s'_l) | s] per unit (Gauss–Hermite, ``LayeredHopfield.gaussian_mean``);
+- E[ℓ(s'_L) | s] = ½‖m_L − y‖² + ½ n_L σ² (SquaredError);
+- ∂θE is a product of two different layers' ρ, so E[∂θE(s') | s] is the product of the layers'
+  conditional means; in the covariance estimator, E[∂θE(s') ℓ(s'_L) | s] factorises the same way
+  except for the output layer's own units, where E[ρ(s'_{L,k}) ½(s'_{L,k} − y_k)² | s] is a 1-D
+  Gaussian integral (Gauss–Hermite again).
+
+Only for ULA (MALA's next state is not Gaussian given s), smooth ρ and SquaredError.
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ import torch
 from torch import Tensor
 
 from .. import _checks
-from ..costs import Cost
+from ..costs import Cost, SquaredError
 from ..energies.base import LayeredEnergy, State
 from .base import MonteCarloSampler, Phase, check_nudge
 
@@ -56,17 +70,21 @@ class Langevin(MonteCarloSampler):
 
     def __init__(self, step_size: float = 0.05, steps: int = 300, burn_in: int = 100,
                  temperature: float = 1.0, metropolis: bool = False, chains: int = 8,
-                 thin: int = 1, coupled: bool = False) -> None:
+                 thin: int = 1, coupled: bool = False, rao_blackwell: bool = False) -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
                          thin=thin, coupled=coupled)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
+        self.rao_blackwell = bool(rao_blackwell)
+        if self.rao_blackwell and self.metropolis:
+            raise ValueError("rao_blackwell needs ULA (metropolis=False): after a Metropolis "
+                             "test the next state is not Gaussian given the current one")
 
     def __repr__(self) -> str:
         return (f"Langevin(step_size={self.step_size}, steps={self.steps}, "
                 f"burn_in={self.burn_in}, temperature={self.temperature}, "
                 f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled})")
+                f"coupled={self.coupled}, rao_blackwell={self.rao_blackwell})")
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:
@@ -84,17 +102,22 @@ class Langevin(MonteCarloSampler):
         eta, T = self.step_size, self.temperature
         noise_scale = math.sqrt(2.0 * eta * T)
         pos = self._initial_state(energy, x.shape[0], init, generator)
+        if self.rao_blackwell:
+            if not isinstance(cost, SquaredError):
+                raise TypeError(f"rao_blackwell needs SquaredError (a closed-form Gaussian "
+                                f"expectation of the cost), got {cost!r}")
+            energy.gaussian_mean(0, pos[0][:0], 2.0 * eta * T)  # raises if ρ is not smooth
         with torch.no_grad():
             u, g = _potential(energy, cost, x, y, nudge, drive, pos, self.metropolis)
         st = {"state": LangevinState(pos, u, g), "accepted": 0.0, "proposed": 0}
 
         def step(_position: State) -> State:
             cur: LangevinState = st["state"]
-            prop = tuple(
-                p - eta * gp + noise_scale * torch.randn(p.shape, generator=generator,
-                                                         dtype=p.dtype, device=p.device)
-                for p, gp in zip(cur.position, cur.grad, strict=True)
-            )
+            mean = tuple(p - eta * gp for p, gp in zip(cur.position, cur.grad, strict=True))
+            prop = tuple(m + noise_scale * torch.randn(m.shape, generator=generator,
+                                                       dtype=m.dtype, device=m.device)
+                         for m in mean)
+            st["mean"] = mean
             u_new, g_new = _potential(energy, cost, x, y, nudge, drive, prop, self.metropolis)
             if not self.metropolis:
                 st["state"] = LangevinState(prop, u_new, g_new)
@@ -118,7 +141,9 @@ class Langevin(MonteCarloSampler):
             return new_pos
 
         info: dict[str, float] = {"steps": float(self.steps)}
-        phase = self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance, info=info)
+        expected = (lambda: (st["mean"], 2.0 * eta * T)) if self.rao_blackwell else None
+        phase = self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance, info=info,
+                          expected=expected)
         if self.metropolis:
             phase.info["acceptance"] = st["accepted"] / max(st["proposed"], 1)
         return phase
