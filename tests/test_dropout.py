@@ -32,8 +32,8 @@ def _full(scales, energy):
 def _equivalent(energy, scales):
     """The unscaled network with the scales folded into its weights and biases."""
     a = _full(scales, energy)
-    twin = type(energy)(list(energy.sizes), getattr(energy, "activation", None)) \
-        if hasattr(energy, "activation") else type(energy)(list(energy.sizes))
+    args = (energy.activation,) if hasattr(energy, "activation") else ()
+    twin = type(energy)(list(energy.sizes), *args)
     with torch.no_grad():
         for i in range(energy.num_layers):
             pre = torch.ones(energy.sizes[0], 1, dtype=energy.dtype) if i == 0 else a[i - 1].T
