@@ -10,7 +10,7 @@ Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β 
 """
 
 from . import checkpoints, schedules
-from .costs import COSTS, CrossEntropy, SquaredError
+from .costs import COSTS, CrossEntropy, SoftmaxReadout, SquaredError
 from .energies import (
     ENERGIES,
     GaussianEnergy,
@@ -45,7 +45,7 @@ __all__ = [
     "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
     "Gibbs", "Gradient", "HMC", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
     "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "PrototypicalHopfield", "Relaxation",
-    "SquaredError", "UnitDropout",
+    "SoftmaxReadout", "SquaredError", "UnitDropout",
     "__version__",
     "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
 ]

@@ -1,5 +1,5 @@
-"""Atomic training checkpoints: model, optimizer, scheduler, estimator and RNG states, metrics
-so far.
+"""Atomic training checkpoints: model (and a cost's own parameters), optimizer, scheduler,
+estimator and RNG states, metrics so far.
 
 Saved as plain tensors and containers (no pickled modules), so ``torch.load(weights_only=True)``
 reads them safely.
@@ -14,12 +14,13 @@ import torch
 
 
 def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, generator,
-         history: list[dict], config: dict, estimator=None) -> Path:
+         history: list[dict], config: dict, estimator=None, cost=None) -> Path:
     """Write ``path`` atomically (``.tmp`` then rename)."""
     path = Path(path)
     state = {
         "epoch": epoch,
         "model": model.state_dict(),
+        "cost": cost.state_dict() if isinstance(cost, torch.nn.Module) else None,
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "generator": generator.get_state(),
@@ -45,10 +46,19 @@ def load(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def load_cost(state: dict, cost) -> None:
+    """Load a cost's own parameters (a read-out) saved with the checkpoint, if it has any."""
+    if isinstance(cost, torch.nn.Module):
+        if state.get("cost") is None:
+            raise ValueError(f"the checkpoint holds no parameters for {cost!r}")
+        cost.load_state_dict(state["cost"])
+
+
 def restore(state: dict, *, model, optimizer, scheduler, generator,
-            estimator=None) -> tuple[int, list[dict]]:
+            estimator=None, cost=None) -> tuple[int, list[dict]]:
     """Load a checkpoint into live objects; returns (last finished epoch, history)."""
     model.load_state_dict(state["model"])
+    load_cost(state, cost)
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])

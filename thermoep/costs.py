@@ -1,13 +1,20 @@
-"""Costs ℓ(s, y) on the output layer s_L (DESIGN.md §2). They do not depend on θ.
+"""Costs ℓ(s, y) on the output layer s_L (DESIGN.md §2).
 
 Targets ``y`` are class indices ``[batch]`` (int) or float targets ``[batch, n_out]``.
+:class:`SquaredError` and :class:`CrossEntropy` have no parameters. :class:`SoftmaxReadout` owns
+a linear read-out φ = (W, c) of s_L, which the estimators train alongside θ (the energy's own
+parameters are still the only ones the dynamics' energy E depends on).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+
+from . import _checks
 
 
 class Cost:
@@ -44,6 +51,18 @@ class Cost:
 
     def grad(self, out: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def predict(self, out: Tensor) -> Tensor:
+        """Class scores from the output layer (argmax = predicted class): s_L itself."""
+        return out
+
+    def named_trainables(self) -> dict[str, nn.Parameter]:
+        """The cost's own parameters φ, keyed as in a :class:`~thermoep.Gradient` (none here)."""
+        return {}
+
+    def param_grad(self, out: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Σ over the batch (and chains) of ∂ℓ/∂φ at ``out``; empty without parameters."""
+        return {}
 
     def flip_delta(self, out: Tensor, y: Tensor) -> Tensor:
         """ℓ(s_i = 1) − ℓ(s_i = 0) per output unit, for exact Gibbs conditionals."""
@@ -85,4 +104,81 @@ class CrossEntropy(Cost):
         return torch.softmax(out, -1) - y
 
 
-COSTS = {"squared-error": SquaredError, "cross-entropy": CrossEntropy}
+class SoftmaxReadout(Cost, nn.Module):
+    """Cross-entropy of a softmax read-out that is not part of the energy (Laborieux et al. 2021,
+    "Scaling EP to deep ConvNets", §3: the output units leave the dynamics and the last layer of
+    the network is read by a linear map):
+
+        z = s_L W + c,   ℓ(s_L, y) = logsumexp(z) − zᵀy,
+        ∂ℓ/∂s_L = (softmax(z) − y) Wᵀ,   ∂ℓ/∂W = s_Lᵀ(softmax(z) − y),   ∂ℓ/∂c = softmax(z) − y.
+
+    ``W`` is ``[n_L, classes]`` (the energies' convention), initialised like ``nn.Linear``. The
+    nudge b·∂ℓ/∂s_L acts on the last layer of the energy, so the "output layer" of the dynamics
+    is the last hidden layer. Its parameters φ enter the free energy F_b = min(E + bℓ) only
+    through bℓ, so ∂φF_b = b·∂φℓ(s_b) (envelope theorem, T = 0): every finite-difference
+    estimator Σ_k c_k ∂θF_{b_k} / β then trains φ as well — one-sided gives ∂φℓ(s_β), centered
+    ½[∂φℓ(s_β) + ∂φℓ(s_−β)], each with the bias order it has for θ. ℓ grows linearly in s_L, so
+    no nudge makes E + bℓ unbounded below (``curvature = None``).
+    """
+
+    prefix = "readout"
+
+    def __init__(self, in_features: int, classes: int) -> None:
+        nn.Module.__init__(self)
+        self.in_features = _checks.positive_int("in_features", in_features)
+        self.classes = _checks.positive_int("classes", classes)
+        bound = 1.0 / math.sqrt(self.in_features)
+        self.weight = nn.Parameter(torch.empty(self.in_features, self.classes).uniform_(-bound,
+                                                                                         bound))
+        self.bias = nn.Parameter(torch.empty(self.classes).uniform_(-bound, bound))
+
+    def __repr__(self) -> str:
+        return f"SoftmaxReadout(in_features={self.in_features}, classes={self.classes})"
+
+    __call__ = Cost.__call__
+
+    def target(self, y: Tensor, n_out: int, *, dtype, device) -> Tensor:
+        if n_out != self.in_features:
+            raise ValueError(
+                f"SoftmaxReadout reads {self.in_features} units but the energy's last layer has "
+                f"{n_out}: build the energy without an output layer (its last layer is the last "
+                "hidden layer) and the read-out as SoftmaxReadout(last hidden size, classes)"
+            )
+        return super().target(y, self.classes, dtype=dtype, device=device)
+
+    def logits(self, out: Tensor) -> Tensor:
+        return out @ self.weight.to(out.dtype) + self.bias.to(out.dtype)
+
+    predict = logits
+
+    def value(self, out, y):
+        z = self.logits(out)
+        return torch.logsumexp(z, -1) - (z * y).sum(-1)
+
+    def _error(self, out, y):
+        return torch.softmax(self.logits(out), -1) - y
+
+    def grad(self, out, y):
+        return self._error(out, y) @ self.weight.to(out.dtype).transpose(0, 1)
+
+    def named_trainables(self) -> dict[str, nn.Parameter]:
+        return {f"{self.prefix}.{k}": p for k, p in self.named_parameters()}
+
+    def param_grad(self, out, y):
+        err = self._error(out, y)
+        return {f"{self.prefix}.weight": out.reshape(-1, out.shape[-1]).transpose(0, 1)
+                @ err.reshape(-1, err.shape[-1]),
+                f"{self.prefix}.bias": err.reshape(-1, err.shape[-1]).sum(0)}
+
+
+def trainables(model: nn.Module, cost: Cost | None = None) -> dict[str, nn.Parameter]:
+    """Every trained parameter, keyed like a :class:`~thermoep.Gradient`: the energy's
+    ``named_parameters()`` then the cost's own (``readout.weight``, ...)."""
+    out = dict(model.named_parameters())
+    if cost is not None:
+        out.update(cost.named_trainables())
+    return out
+
+
+COSTS = {"squared-error": SquaredError, "cross-entropy": CrossEntropy,
+         "softmax-readout": SoftmaxReadout}

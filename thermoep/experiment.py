@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from . import _checks, checkpoints, results
-from .costs import COSTS
+from .costs import COSTS, trainables
 from .data import DATASETS, load_dataset
 from .data.augment import Augment
 from .data.dataset import standardize_mode
@@ -30,6 +30,7 @@ from .training import fit
 
 CONTINUOUS_ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield}
 STOCHASTIC_ESTIMATORS = ("finite-nudge", "path-integral")
+CLAMPING_ESTIMATORS = ("contrastive", "p-cpl", "n-cpl", "c-cpl")
 SAMPLER_NAMES = ("relax", "langevin", "mala", "gibbs")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
@@ -114,6 +115,15 @@ class TrainConfig:
         if self.rao_blackwell and sampler != "langevin":
             raise ValueError(f"--rao-blackwell needs the unadjusted Langevin sampler (ULA, "
                              f"--sampler langevin), got {sampler!r}")
+        if self.cost == "softmax-readout":
+            if sampler != "relax":
+                raise ValueError("--cost softmax-readout trains its read-out with the T = 0 "
+                                 f"relaxation only (got sampler {sampler!r})")
+            if est in CLAMPING_ESTIMATORS:
+                raise ValueError(f"{est!r} clamps the output layer to the target; with "
+                                 "--cost softmax-readout there is no output layer to clamp")
+            if self.binary:
+                raise ValueError("--cost softmax-readout needs continuous units")
         if self.energy not in CONTINUOUS_ENERGIES:
             raise ValueError(f"unknown energy {self.energy!r}; choose one of "
                              f"{sorted(CONTINUOUS_ENERGIES)} (or --binary)")
@@ -248,6 +258,10 @@ def build(cfg: TrainConfig):
     data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, limit_train=cfg.limit_train,
                         limit_test=cfg.limit_test, standardize=cfg.standardize)
     sizes = [data.input_size, *cfg.hidden, data.num_classes]
+    readout = cfg.cost == "softmax-readout"
+    if readout and not cfg.hidden:
+        raise ValueError("--cost softmax-readout reads the last hidden layer: give at least one "
+                         "hidden layer")
     if cfg.sizes is not None and (cfg.sizes[0], cfg.sizes[-1]) != (sizes[0], sizes[-1]):
         raise ValueError(
             f"layer sizes {list(cfg.sizes)} do not match the data: {cfg.dataset} has "
@@ -260,18 +274,22 @@ def build(cfg: TrainConfig):
     torch.set_default_dtype(dtype)
     try:
         model = (LayeredBoltzmann(sizes) if cfg.binary
-                 else CONTINUOUS_ENERGIES[cfg.energy](sizes, cfg.activation))
+                 else CONTINUOUS_ENERGIES[cfg.energy](sizes[:-1] if readout else sizes,
+                                                      cfg.activation))
+        # the read-out is the last layer of ``sizes``, outside the energy
+        cost = COSTS[cfg.cost](sizes[-2], sizes[-1]) if readout else COSTS[cfg.cost]()
     finally:
         torch.set_default_dtype(old)
     model = model.to(device)
-    cost = COSTS[cfg.cost]()
+    cost = cost.to(device) if readout else cost
     sampler = make_sampler(cfg)
     estimator = make_estimator(cfg, sampler)
+    params = list(trainables(model, cost).values())
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs,
                                                         eta_min=cfg.lr * 1e-2)
              if cfg.schedule == "cosine" else None)
@@ -317,13 +335,13 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
         if TrainConfig.from_dict(state["config"]).to_dict() != cfg.to_dict():
             raise ValueError(f"checkpoint {checkpoint} was written by a different config")
         start, history = checkpoints.restore(state, model=model, optimizer=opt, scheduler=sched,
-                                             generator=gen, estimator=est)
+                                             generator=gen, estimator=est, cost=cost)
 
     def on_epoch_end(epoch: int, hist: list[dict]) -> None:
         if checkpoint is not None and checkpoint_every and (
                 epoch % checkpoint_every == 0 or epoch == cfg.epochs):
             kw = dict(epoch=epoch, model=model, optimizer=opt, scheduler=sched, generator=gen,
-                      history=hist, config=cfg.to_dict(), estimator=est)
+                      history=hist, config=cfg.to_dict(), estimator=est, cost=cost)
             checkpoints.save(checkpoint, **kw)
             if keep_checkpoints:
                 checkpoints.save(epoch_checkpoint(checkpoint, epoch), **kw)

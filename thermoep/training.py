@@ -1,9 +1,10 @@
 """The training loop: a function over (model, cost, estimator, optimizer, data).
 
 Per mini-batch: the estimator runs the free phase and its nudged phases and returns ∇θL_β as a
-:class:`~thermoep.Gradient`; ``g.apply_(model)`` writes ``p.grad``; the optimizer steps. Training
-accuracy and loss come from the free phase of each batch (before its update). Evaluation predicts
-from the free phase alone: the settled output at T = 0, the chain-averaged output at T > 0.
+:class:`~thermoep.Gradient`; ``g.apply_(model, cost)`` writes ``p.grad`` (the cost's too, for a
+read-out with parameters); the optimizer steps. Training accuracy and loss come from the free
+phase of each batch (before its update). Evaluation predicts from the free phase alone: the
+settled output at T = 0, the chain-averaged output at T > 0.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class TrainingDiverged(RuntimeError):
 
 def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 500,
              generator: torch.Generator | None = None) -> tuple[float, float]:
-    """(accuracy, mean cost) of free-phase predictions (argmax of E_0[s_L])."""
+    """(accuracy, mean cost) of free-phase predictions (argmax of the cost's read-out of
+    E_0[s_L]: s_L itself, or the softmax read-out's logits)."""
     correct, total_cost, n = 0, 0.0, x.shape[0]
     dev, dt = model.device, model.dtype
     with torch.no_grad():
@@ -40,7 +42,7 @@ def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 50
             yb = y[i:i + batch_size].to(dev)
             yt = cost.target(yb, model.layer_sizes[-1], dtype=dt, device=dev)
             phase = sampler.run(model, cost, xb, yt, 0.0, generator=generator)
-            correct += int((phase.output.argmax(-1) == yb).sum())
+            correct += int((cost.predict(phase.output).argmax(-1) == yb).sum())
             total_cost += float(cost.value(phase.output, yt).sum()) if sampler.deterministic \
                 else float(phase.cost.sum())
     return correct / n, total_cost / n
@@ -113,14 +115,15 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 for name, v in g.items():
                     if not torch.isfinite(v).all():
                         raise TrainingDiverged(epoch, b, f"the gradient of {name}")
-                g.apply_(model)
+                g.apply_(model, cost)
                 step = (epoch - 1) * batches + b
                 if step < warmup_batches:
                     _warm_step(optimizer, (step + 1) / warmup_batches)
                 else:
                     optimizer.step()
                 nudged += g.nudged_phases
-                batch_correct = int((g.output.argmax(-1) == yb).sum())
+                with torch.no_grad():
+                    batch_correct = int((cost.predict(g.output).argmax(-1) == yb).sum())
                 correct += batch_correct
                 loss_sum += g.loss * len(idx)
                 resid.append(_free_metric(g.stats, "residual"))

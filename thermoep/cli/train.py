@@ -92,7 +92,10 @@ def train(
                       rich_help_panel=M)] = "hopfield",
     binary: Annotated[bool, typer.Option("--binary", help="Binary stochastic units "
                       "(LayeredBoltzmann, Gibbs sampling).", rich_help_panel=M)] = False,
-    cost: Annotated[str, typer.Option(help="Cost: squared-error or cross-entropy.",
+    cost: Annotated[str, typer.Option(help="Cost: squared-error, cross-entropy (the output "
+                                      "layer read as logits) or softmax-readout (a trained "
+                                      "linear softmax read-out of the last hidden layer, "
+                                      "outside the energy; T = 0 only).",
                                       rich_help_panel=M)] = "squared-error",
     dropout: Annotated[float, typer.Option(help="Drop each hidden unit with this probability "
                        "per sample and batch, inside the energy (the same units in the free and "

@@ -70,6 +70,7 @@ def load_model(path: str | Path) -> LoadedModel:
     cfg = TrainConfig.from_dict(state["config"]).resolved()
     data, model, cost, _est, _opt, _sched, sampler, _gen = build(cfg)
     model.load_state_dict(state["model"])
+    checkpoints.load_cost(state, cost)
     if isinstance(sampler, Relaxation):
         relax = sampler
     else:

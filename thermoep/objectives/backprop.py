@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..costs import trainables
 from ..samplers.relax import Relaxation
 from .base import Estimator
 from .gradient import Gradient
@@ -29,7 +30,7 @@ class Backprop(Estimator):
 
     def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
         x, y = self._inputs(energy, cost, x, y)
-        params = dict(energy.named_parameters())
+        params = trainables(energy, cost)
         with torch.enable_grad():
             s, residual, taken = self.sampler.settle(energy, cost, x, y, 0.0)
             ell = cost.value(s[-1], y)

@@ -34,6 +34,10 @@ class _Clamped(Estimator):
         return []
 
     def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
+        if cost.named_trainables():
+            raise TypeError(f"{type(self).__name__} clamps the output layer to the target; "
+                            f"{cost!r} reads the last layer through its own parameters, so there "
+                            "is no output layer to clamp: use an EP estimator")
         x, y = self._inputs(energy, cost, x, y)
         free = self.sampler.run(energy, cost, x, y, 0.0)
         total, phases = None, {0.0: free}

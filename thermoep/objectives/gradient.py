@@ -43,12 +43,19 @@ class Gradient(Mapping):
         shapes = ", ".join(f"{k}: {list(v.shape)}" for k, v in self.grads.items())
         return f"Gradient({shapes}; nudged_phases={self.nudged_phases})"
 
-    def apply_(self, model: nn.Module) -> nn.Module:
-        """Write the estimate into ``p.grad`` so any ``torch.optim`` optimizer can step."""
-        params = dict(model.named_parameters())
+    def apply_(self, model: nn.Module, cost=None) -> nn.Module:
+        """Write the estimate into ``p.grad`` so any ``torch.optim`` optimizer can step
+        (``cost``: a cost with parameters of its own, e.g. :class:`~thermoep.SoftmaxReadout`)."""
+        from ..costs import trainables
+
+        params = trainables(model, cost)
         missing = set(self.grads) - set(params)
         if missing:
-            raise ValueError(f"gradient has entries {sorted(missing)} that the model lacks")
+            hint = (" (pass the cost: g.apply_(model, cost))"
+                    if cost is None and any("." in k and k.split(".")[0] == "readout"
+                                            for k in missing) else "")
+            raise ValueError(f"gradient has entries {sorted(missing)} that the model lacks"
+                             + hint)
         for name, g in self.grads.items():
             p = params[name]
             p.grad = g.detach().to(dtype=p.dtype, device=p.device).clone()

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.func import hessian, vmap
 
 from .. import _checks
-from ..costs import Cost, SquaredError
+from ..costs import Cost, SquaredError, trainables
 from ..energies.base import LayeredEnergy
 from ..energies.gaussian import GaussianEnergy
 from ..samplers.base import prepare
@@ -25,13 +25,14 @@ from ..samplers.relax import Relaxation
 from .gradient import Gradient
 
 
-def _param_dict(energy):
-    return dict(energy.named_parameters())
+def _param_dict(energy, cost=None):
+    return trainables(energy, cost)
 
 
 def implicit_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
                   relaxation: Relaxation | None = None) -> Gradient:
-    """∇θ mean_b ℓ(s*_0, y) by implicit differentiation at the relaxation's fixed point."""
+    """∇θ mean_b ℓ(s*_0, y) by implicit differentiation at the relaxation's fixed point
+    (and ∂φℓ for a cost's own parameters φ)."""
     relaxation = Relaxation(steps=2000, step_size=0.5, tol=1e-12) if relaxation is None else \
         relaxation
     x, y = prepare(energy, cost, x, y)
@@ -65,8 +66,10 @@ def implicit_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
         grads = torch.autograd.grad(total, list(params.values()), allow_unused=True)
     out = {k: torch.zeros_like(v) if g is None else g.detach()
            for (k, v), g in zip(params.items(), grads, strict=True)}
+    # a cost's own parameters φ enter ℓ(s*_0, y; φ) directly (s*_0 does not depend on φ)
+    out.update({k: v.detach() / B for k, v in cost.param_grad(s[-1].detach(), y).items()})
     return Gradient(out, 0, {"method": "implicit", "residual": float(residual.max())},
-                    loss=float(cost.value(s[-1], y).mean()), output=s[-1])
+                    loss=float(cost.value(s[-1], y).detach().mean()), output=s[-1])
 
 
 def bptt_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
@@ -74,7 +77,7 @@ def bptt_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
     """∇θ mean_b ℓ(s_K, y) by backpropagation through K relaxation steps from the zero state."""
     relaxation = Relaxation() if relaxation is None else relaxation
     x, y = prepare(energy, cost, x, y)
-    params = _param_dict(energy)
+    params = _param_dict(energy, cost)
     with torch.enable_grad():
         s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
         loss = cost.value(s[-1], y).mean()

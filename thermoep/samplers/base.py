@@ -27,7 +27,8 @@ class Phase:
     Attributes:
         nudge: b.
         state: last state, for warm starts (``[C, B, n]`` per layer; ``[B, n]`` for relaxation).
-        grad: batch mean of E_b[∂θE], keyed like ``named_parameters()``.
+        grad: batch mean of E_b[∂θ(E + bℓ)] (= E_b[∂θE] for a cost without parameters), keyed
+            like ``named_parameters()`` followed by the cost's own parameters, if any.
         grad_chains: the same per chain (``[C, *shape]``), or None for deterministic phases.
         cost: E_b[ℓ] per input, ``[B]``.
         output: E_b[s_L] per input, ``[B, n_L]`` (the prediction read-out).
@@ -107,6 +108,11 @@ class _Accumulator:
     """Running per-chain sums of ∂θE, ℓ, s_L and (optionally) the covariance estimator."""
 
     def __init__(self, energy, cost, x, y, covariance):
+        if cost.named_trainables():
+            raise TypeError(
+                f"{cost!r} has parameters of its own; the Monte-Carlo samplers do not estimate "
+                "their gradient yet: train it with the deterministic relaxation (T = 0)"
+            )
         self.energy, self.cost, self.x, self.y = energy, cost, x, y
         self.drive = energy.input_drive(x)
         self.covariance = covariance

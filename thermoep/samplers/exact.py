@@ -62,6 +62,9 @@ def _check(temperature):
 
 
 def _tables(energy, cost, x, y):
+    if cost.named_trainables():
+        raise TypeError(f"exact enumeration differentiates θ-free costs; {cost!r} has "
+                        "parameters of its own")
     if energy.unit_scales is not None:
         raise ValueError("exact enumeration tabulates E over configurations shared by the batch; "
                          "per-sample unit scales (dropout) are not supported")

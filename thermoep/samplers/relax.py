@@ -112,11 +112,15 @@ class Relaxation:
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False,
             clamp: Tensor | None = None) -> Phase:
+        """Settle at nudge b; ``grad`` is ∂θ(E + bℓ)(s*_b) / B (the cost's own parameters
+        included, which for θ-free costs is ∂θE)."""
         steps = self.steps if init is None else self.nudged_steps
         with torch.no_grad():
             s, residual, taken = self.settle(energy, cost, x, y, nudge, init, steps, clamp=clamp)
             B = x.shape[0]
             grad = {k: v / B for k, v in energy.param_grad(x, s).items()}
+            # a cost with parameters φ (SoftmaxReadout): ∂φ(E + bℓ) = b·∂φℓ at s*_b
+            grad.update({k: v * (nudge / B) for k, v in cost.param_grad(s[-1], y).items()})
             return Phase(
                 nudge=nudge, state=s, grad=grad, cost=cost.value(s[-1], y), output=s[-1],
                 info={"steps": float(taken), "residual": float(residual.max()),
