@@ -1,0 +1,93 @@
+"""What the output cost does to a 784-256-256-10 tanh network without feedback, trained by backprop.
+
+A plain feed-forward MLP (no energy, no relaxation) with the optimiser settings of
+``fmnist_hybrid.json`` (SGD 0.05, momentum 0.9, weight decay 1e-4, batch 128, cosine schedule per
+epoch down to 1 % of the rate, linear warm-up over the first epoch, 15 epochs, globally
+standardised pixels), once with ten tanh outputs under ½‖tanh(z) − y‖² (the cost of the seed's
+network) and once with a softmax read-out under cross-entropy (``thermoep.SoftmaxReadout``).
+It isolates the effect of the cost from that of the estimator: it is the evidence behind
+``fmnist_hybrid_readout.json``.
+
+    python benchmarks/feedforward_proxy.py            # 3 seeds × 2 costs, ≈ 1 min per run
+
+Writes ``benchmarks/results/feedforward_proxy.json`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from thermoep.data import load_dataset
+
+OUT = Path(__file__).parent / "results" / "feedforward_proxy.json"
+SEEDS = (42, 123, 456)
+EPOCHS, BATCH, LR = 15, 128, 0.05
+
+
+def train(cost: str, seed: int, data) -> dict:
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.Tanh(),
+                              torch.nn.Linear(256, 256), torch.nn.Tanh(),
+                              torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.9, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS, eta_min=LR * 1e-2)
+    n = data.train_y.shape[0]
+    batches = math.ceil(n / BATCH)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for epoch in range(EPOCHS):
+        order = torch.randperm(n, generator=gen)
+        for b in range(batches):
+            idx = order[b * BATCH:(b + 1) * BATCH]
+            z = net(data.train_x[idx])
+            y = data.train_y[idx]
+            if cost == "squared-error":
+                loss = 0.5 * ((torch.tanh(z) - F.one_hot(y, 10).to(z.dtype)) ** 2).sum(-1).mean()
+            else:
+                loss = F.cross_entropy(z, y)
+            opt.zero_grad()
+            loss.backward()
+            warm = min(1.0, (epoch * batches + b + 1) / batches)  # the first epoch: warm-up
+            for g in opt.param_groups:
+                g["lr"] *= warm
+            opt.step()
+            for g in opt.param_groups:
+                g["lr"] /= warm
+        sched.step()
+    with torch.no_grad():
+        test = float((net(data.test_x).argmax(-1) == data.test_y).float().mean())
+        train_acc = float((net(data.train_x).argmax(-1) == data.train_y).float().mean())
+    return {"cost": cost, "seed": seed, "test_accuracy": test, "train_accuracy": train_acc,
+            "seconds": time.perf_counter() - t0}
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    data = load_dataset("fashion-mnist", standardize="global")
+    rows = []
+    for cost in ("squared-error", "softmax-readout"):
+        for seed in SEEDS:
+            rows.append(train(cost, seed, data))
+            r = rows[-1]
+            print(f"{cost:16s} seed {seed}: test {100 * r['test_accuracy']:.2f} %  "
+                  f"train {100 * r['train_accuracy']:.2f} %  ({r['seconds']:.0f} s)", flush=True)
+    summary = {}
+    for cost in ("squared-error", "softmax-readout"):
+        acc = torch.tensor([r["test_accuracy"] for r in rows if r["cost"] == cost])
+        summary[cost] = {"mean": float(acc.mean()), "std": float(acc.std())}
+        print(f"{cost:16s} mean {100 * acc.mean():.2f} % ± {100 * acc.std():.2f}")
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps({"settings": {"epochs": EPOCHS, "batch_size": BATCH, "lr": LR,
+                                            "net": "784-256-256-10 tanh, feed-forward"},
+                               "runs": rows, "summary": summary}, indent=1))
+    print(f"written {OUT}")
+
+
+if __name__ == "__main__":
+    main()
