@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
+from ..costs import trainables
+
 
 class Gradient(Mapping):
     """An estimate of ∇θ L_β, keyed like ``named_parameters()``.
@@ -46,14 +48,11 @@ class Gradient(Mapping):
     def apply_(self, model: nn.Module, cost=None) -> nn.Module:
         """Write the estimate into ``p.grad`` so any ``torch.optim`` optimizer can step
         (``cost``: a cost with parameters of its own, e.g. :class:`~thermoep.SoftmaxReadout`)."""
-        from ..costs import trainables
-
         params = trainables(model, cost)
         missing = set(self.grads) - set(params)
         if missing:
             hint = (" (pass the cost: g.apply_(model, cost))"
-                    if cost is None and any("." in k and k.split(".")[0] == "readout"
-                                            for k in missing) else "")
+                    if cost is None and any(k.startswith("readout.") for k in missing) else "")
             raise ValueError(f"gradient has entries {sorted(missing)} that the model lacks"
                              + hint)
         for name, g in self.grads.items():
