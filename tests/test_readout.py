@@ -147,3 +147,33 @@ def test_training_updates_and_checkpoints_the_readout(tmp_path):
         assert resumed[v].values.tolist() == whole[v].values.tolist(), v
     loss = whole["train_loss"].values
     assert loss[1] < loss[0] - 0.1  # it learns (cross-entropy starts at log 10 ≈ 2.30)
+
+
+def test_cli_trains_the_readout_and_diagnoses_its_checkpoints(tmp_path):
+    """`thermoep train --cost softmax-readout`, then cosine of std/cep with BPTT over training
+    from its per-epoch checkpoints (the read-out's parameters included)."""
+    import xarray as xr
+    from typer.testing import CliRunner
+
+    from thermoep.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "ro.nc"
+    r = runner.invoke(app, ["train", "--epochs", "2", "--limit-train", "200", "--limit-test",
+                            "100", "--hidden", "16", "--quiet", "--energy", "prototypical",
+                            "--cost", "softmax-readout", "--estimator", "centered", "--beta",
+                            "0.1", "--optimizer", "sgd", "--lr", "0.1", "--out", str(out),
+                            "--checkpoint-every", "1", "--keep-checkpoints"])
+    assert r.exit_code == 0, r.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["cost"] == "softmax-readout"
+        assert float(ds["train_loss"][1]) < float(ds["train_loss"][0])
+    r = runner.invoke(app, ["diagnose", "alignment", "--checkpoints", str(tmp_path),
+                            "--batch", "32", "--out", str(tmp_path / "al.nc")])
+    assert r.exit_code == 0, r.output
+    with xr.open_dataset(tmp_path / "al.nc") as al:
+        cos = al["cos_bptt"].values
+        assert cos.size and float(cos.min()) > 0.9
+    r = runner.invoke(app, ["train", "--quiet", "--cost", "softmax-readout", "--estimator",
+                            "contrastive", "--out", str(tmp_path / "x.nc")])
+    assert r.exit_code != 0 and "no output layer to clamp" in r.output.replace("\n", " ")
