@@ -34,7 +34,7 @@ bench-core: install
 
 # The Fashion-MNIST tables of the seeds (hours on 2 cores; run alone, results are resumable).
 # Needs apt-get install dataset-fashion-mnist.
-FMNIST_SWEEPS = fmnist_hybrid fmnist_hybrid_no_warmup fmnist_thermo fmnist_thermo_coupled fmnist_thermo_rao_blackwell \
+FMNIST_SWEEPS = fmnist_hybrid fmnist_hybrid_readout fmnist_hybrid_no_warmup fmnist_thermo fmnist_thermo_coupled fmnist_thermo_rao_blackwell \
   fmnist_thermo_small_beta fmnist_thermo_T0.01 fmnist_thermo_small_beta_T0.01 beta_schedules
 bench-fmnist: install
 	$(PYTHON) benchmarks/fmnist_speed.py --seeds 0 1 2
