@@ -25,10 +25,6 @@ from ..samplers.relax import Relaxation
 from .gradient import Gradient
 
 
-def _param_dict(energy, cost=None):
-    return trainables(energy, cost)
-
-
 def implicit_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
                   relaxation: Relaxation | None = None) -> Gradient:
     """∇θ mean_b ℓ(s*_0, y) by implicit differentiation at the relaxation's fixed point
@@ -41,7 +37,7 @@ def implicit_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
         s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
     sizes = list(energy.layer_sizes)
     flat = torch.cat(s, -1).detach()
-    params = _param_dict(energy)
+    params = dict(energy.named_parameters())  # φ of the cost is added below
 
     def e_single(sf: Tensor, xb: Tensor) -> Tensor:
         parts = tuple(torch.split(sf, sizes, -1))
@@ -77,7 +73,7 @@ def bptt_grad(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor,
     """∇θ mean_b ℓ(s_K, y) by backpropagation through K relaxation steps from the zero state."""
     relaxation = Relaxation() if relaxation is None else relaxation
     x, y = prepare(energy, cost, x, y)
-    params = _param_dict(energy, cost)
+    params = trainables(energy, cost)
     with torch.enable_grad():
         s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
         loss = cost.value(s[-1], y).mean()
