@@ -122,6 +122,7 @@ class SoftmaxReadout(Cost, nn.Module):
     """
 
     prefix = "readout"
+    _logits_cost = CrossEntropy()  # ℓ and ∂ℓ/∂z on the logits z
 
     def __init__(self, in_features: int, classes: int) -> None:
         nn.Module.__init__(self)
@@ -152,11 +153,11 @@ class SoftmaxReadout(Cost, nn.Module):
     predict = logits
 
     def value(self, out, y):
-        z = self.logits(out)
-        return torch.logsumexp(z, -1) - (z * y).sum(-1)
+        return self._logits_cost.value(self.logits(out), y)
 
     def _error(self, out, y):
-        return torch.softmax(self.logits(out), -1) - y
+        """∂ℓ/∂z = softmax(z) − y."""
+        return self._logits_cost.grad(self.logits(out), y)
 
     def grad(self, out, y):
         return self._error(out, y) @ self.weight.to(out.dtype).transpose(0, 1)
