@@ -56,7 +56,7 @@ def test_train_prototypical_energy_with_global_standardisation(tmp_path):
         (["--estimator", "one-sided", "--beta", "0"], "beta must be non-zero"),
         (["--temperature", "-1", "--estimator", "finite-nudge"], "temperature must be >= 0"),
         (["--sizes", "784,32,10"], "do not match the data"),
-        (["--sampler", "gibbs"], "needs binary units"),
+        (["--sampler", "gibbs", "--activation", "sigmoid4"], "needs binary units"),
         (["--energy", "spin-glass"], "unknown energy 'spin-glass'"),
         (["--energy", "prototypical", "--estimator", "finite-nudge"], "Langevin"),
         (["--out", "/nonexistent-dir/x.nc"], "nonexistent-dir"),

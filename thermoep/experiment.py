@@ -71,6 +71,7 @@ class TrainConfig:
     tol: float = 0.0  # relax: stop a phase once every sample's residual is below tol
     coupled: bool = False
     rao_blackwell: bool = False  # ULA: average each sample over its step's Gaussian noise
+    conditional: bool = False  # MC: average the other-parity layers given their neighbours
     lipschitz: bool = False
     epochs: int | None = None
     batch_size: int = 32
@@ -115,6 +116,15 @@ class TrainConfig:
         if self.rao_blackwell and sampler != "langevin":
             raise ValueError(f"--rao-blackwell needs the unadjusted Langevin sampler (ULA, "
                              f"--sampler langevin), got {sampler!r}")
+        if self.conditional:
+            if sampler == "relax":
+                raise ValueError("--conditional (Rao–Blackwellisation over the units given their "
+                                 "neighbours) needs a Monte-Carlo sampler")
+            if self.rao_blackwell:
+                raise ValueError("choose one of --rao-blackwell and --conditional")
+            if not self.binary and (self.activation != "tanh" or self.energy != "hopfield"):
+                raise ValueError("--conditional needs binary units or the hopfield energy with "
+                                 f"tanh units (got {self.energy}/{self.activation})")
         if self.cost == "softmax-readout":
             if sampler != "relax":
                 raise ValueError("--cost softmax-readout trains its read-out with the T = 0 "
@@ -136,8 +146,10 @@ class TrainConfig:
                              "hopfield for T > 0")
         if self.binary and sampler not in ("gibbs",):
             raise ValueError(f"binary units need --sampler gibbs, got {sampler!r}")
-        if not self.binary and sampler == "gibbs":
-            raise ValueError("--sampler gibbs needs binary units (--binary)")
+        if not self.binary and sampler == "gibbs" and (self.activation != "tanh"
+                                                       or self.energy != "hopfield"):
+            raise ValueError("--sampler gibbs needs binary units (--binary) or the hopfield "
+                             f"energy with tanh units (got {self.energy}/{self.activation})")
         beta = self.beta if self.beta is not None else (1.0 if est in STOCHASTIC_ESTIMATORS
                                                         else 0.2)
         beta = _checks.finite_float("beta", beta)
@@ -229,9 +241,9 @@ def make_sampler(cfg: TrainConfig):
         return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
                         temperature=cfg.temperature, metropolis=cfg.sampler == "mala",
                         chains=cfg.chains, coupled=cfg.coupled,
-                        rao_blackwell=cfg.rao_blackwell)
+                        rao_blackwell=cfg.rao_blackwell, conditional=cfg.conditional)
     return Gibbs(sweeps=cfg.steps, burn_in=cfg.burn_in, temperature=cfg.temperature,
-                 chains=cfg.chains, coupled=cfg.coupled)
+                 chains=cfg.chains, coupled=cfg.coupled, conditional=cfg.conditional)
 
 
 def make_estimator(cfg: TrainConfig, sampler):

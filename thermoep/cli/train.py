@@ -56,6 +56,10 @@ def train(
                              "sample over its step's Gaussian noise (same expectations, less "
                              "Monte-Carlo noise; smooth units, squared error).",
                              rich_help_panel=S)] = False,
+    conditional: Annotated[bool, typer.Option("--conditional", help="Monte-Carlo samplers: "
+                           "replace the units of the layers not of the output's parity by their "
+                           "exact conditional means given their neighbours (same expectations, "
+                           "far less noise; binary or tanh units).", rich_help_panel=S)] = False,
     step_size: Annotated[float | None, typer.Option(help="Step size: relaxation (default 0.5), "
                          "Langevin (default 0.4).", rich_help_panel=S)] = None,
     tol: Annotated[float, typer.Option(help="Relaxation: stop a phase early once every "
@@ -151,7 +155,7 @@ def train(
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
             nodes=nodes, temperature=temperature, sampler=sampler, steps=steps,
             nudged_steps=nudged_steps, burn_in=burn_in, chains=chains, step_size=step_size, tol=tol,
-            coupled=coupled, rao_blackwell=rao_blackwell,
+            coupled=coupled, rao_blackwell=rao_blackwell, conditional=conditional,
             standardize="global" if standardize_global else standardize,
             hflip=hflip, translate=translate,
             lipschitz=lipschitz,

@@ -35,7 +35,7 @@ State = tuple[Tensor, ...]
 #: |m| ≤ 30): 4 nodes err < 1e-10 for σ² ≤ 1e-3 (the Langevin noise 2ηT at T = 0.001, η = 0.4),
 #: 8 nodes < 1e-10 for σ² ≤ 0.01, 64 nodes < 1e-7 for σ² ≤ 0.5; k nodes are exact for
 #: polynomials of degree 2k − 1.
-_HERMITE = {k: np.polynomial.hermite.hermgauss(k) for k in (4, 8, 64)}
+_HERMITE = {k: np.polynomial.hermite.hermgauss(k) for k in (4, 8, 16, 32, 64)}
 
 
 def hermite_rule(var: float) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +179,15 @@ class LayeredEnergy(nn.Module):
             out = out + (float(weight) / math.sqrt(math.pi)) * f
         a = self.unit_scale(i)
         return out if a is None else out * a
+
+    def conditional_mean(self, i: int, h: Tensor, temperature: float,
+                         start: Tensor | None = None) -> Tensor:
+        """E[a_i ⊙ ρ(s_i) | neighbours] per unit of a layer without a cost term, where p(s_i |
+        rest) ∝ exp(−(c(s_i) − a_i ρ(s_i) h_i)/T) factorises over units (no lateral weights);
+        ``h`` is :meth:`layer_field`, ``start`` a state near the mode (the current sample).
+        Used by the conditionally Rao–Blackwellised samplers (``conditional=True``)."""
+        raise TypeError(f"{type(self).__name__} has no closed-form conditional expectation of "
+                        "its units; sample without conditional=True")
 
     def rho_layers(self, s: State) -> State:
         """(ρ_0(s_0), ρ_1(s_1), ...): the interaction values of every free layer."""

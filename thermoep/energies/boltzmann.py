@@ -34,6 +34,14 @@ class LayeredBoltzmann(LayeredEnergy):
     def self_grad(self, s: Tensor) -> Tensor:
         return torch.zeros_like(s)
 
+    def conditional_mean(self, i: int, h: Tensor, temperature: float,
+                         start: Tensor | None = None) -> Tensor:
+        """E[a_i s_i | rest] = a_i σ(a_i h_i / T) (flipping s_i on changes E by −a_i h_i)."""
+        a = self.unit_scale(i)
+        if a is None:
+            return torch.sigmoid(h / temperature)
+        return a * torch.sigmoid(a * h / temperature)
+
     def init_state(self, batch_shape: tuple[int, ...], generator=None) -> State:
         return tuple(
             torch.randint(0, 2, (*batch_shape, n), generator=generator, device=self.device)

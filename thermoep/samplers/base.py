@@ -58,7 +58,7 @@ class MonteCarloSampler:
     deterministic = False
 
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int,
-                 thin: int = 1, coupled: bool = False) -> None:
+                 thin: int = 1, coupled: bool = False, conditional: bool = False) -> None:
         self.steps = _checks.positive_int("steps", steps)
         self.burn_in = _checks.positive_int("burn_in", burn_in, minimum=0)
         if self.burn_in >= self.steps:
@@ -72,6 +72,9 @@ class MonteCarloSampler:
         #: Common random numbers: estimators restart every phase from the free phase's initial
         #: state and random stream, so Δs = s_β − s_0 loses the noise both phases share.
         self.coupled = bool(coupled)
+        #: Conditional Rao–Blackwellisation: every kept sample's layers of the other parity than
+        #: the output are replaced by their exact conditional means given their neighbours.
+        self.conditional = bool(conditional)
 
     @property
     def num_samples(self) -> int:
@@ -95,7 +98,8 @@ class MonteCarloSampler:
              expected: Callable[[], tuple[State, float]] | None = None) -> Phase:
         """Burn in, then accumulate per-chain moments of every kept sample (``expected()``:
         the Gaussian law (m, σ²) of the step just taken, for Rao–Blackwellised estimates)."""
-        acc = _Accumulator(energy, cost, x, y, covariance)
+        acc = _Accumulator(energy, cost, x, y, covariance,
+                           self.temperature if self.conditional else None)
         with torch.no_grad():
             for t in range(self.steps):
                 state = step(state)
@@ -105,9 +109,23 @@ class MonteCarloSampler:
 
 
 class _Accumulator:
-    """Running per-chain sums of ∂θE, ℓ, s_L and (optionally) the covariance estimator."""
+    """Running per-chain sums of ∂θE, ℓ, s_L and (optionally) the covariance estimator.
 
-    def __init__(self, energy, cost, x, y, covariance):
+    Conditional Rao–Blackwellisation (``temperature`` given). Without lateral weights the units of
+    a layer are independent given the neighbouring layers, and p_b(s_i | rest) does not depend on
+    b when i is not the output layer L. Let R be the layers whose parity differs from L's. Every
+    ∂θE is a product ρ(s_{i−1}) ρ(s_i) with exactly one factor in R, and ℓ depends on s_L only, so
+
+        E_b[∂θE · ℓ] = E_b[ E[∂θE | s_{∖R}] ℓ(s_L) ],  E[ρ(s_{i−1}) ρ(s_i) | s_{∖R}] = one factor
+        replaced by its conditional mean E[ρ(s_r) | neighbours] (``conditional_mean``),
+
+    and likewise for E_b[∂θE]: replacing ρ(s_r), r ∈ R, by its conditional mean in every kept
+    sample keeps every expectation the estimators form and removes the units' own fluctuations
+    from them (the Rao–Blackwell theorem). It needs a sampler whose samples follow p_b, not the
+    sampler's own step law, so it applies to Langevin (ULA: up to its O(η) bias), MALA and Gibbs.
+    """
+
+    def __init__(self, energy, cost, x, y, covariance, temperature=None):
         if cost.named_trainables():
             raise TypeError(
                 f"{cost!r} has parameters of its own; the Monte-Carlo samplers do not estimate "
@@ -116,9 +134,13 @@ class _Accumulator:
         self.energy, self.cost, self.x, self.y = energy, cost, x, y
         self.drive = energy.input_drive(x)
         self.covariance = covariance
+        self.temperature = temperature
+        L = energy.num_layers - 1
+        self.averaged = [i for i in range(L) if (L - i) % 2 == 1] if temperature else []
         self.n = 0
         self.grad: dict[str, Tensor] | None = None
         self.cov: dict[str, Tensor] | None = None
+        self.kept: list[tuple[State, Tensor, Tensor]] = []  # (ρ(s), ℓ, E[ρ_L ℓ]) per sample
         self.cost_sum = 0.0
         self.out_sum = 0.0
         self.trace_e: list[Tensor] = []
@@ -144,6 +166,12 @@ class _Accumulator:
             rho_s = energy.rho_layers(s)
             e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
             out = s[-1]
+            if self.averaged:  # R's neighbours are not in R: their fields use the sample's ρ
+                fields = {i: energy.layer_field(self.x, s, i, self.drive, rho_s)
+                          for i in self.averaged}
+                rho_s = tuple(energy.conditional_mean(i, fields[i], self.temperature, start=t)
+                              if i in fields else r
+                              for i, (t, r) in enumerate(zip(s, rho_s, strict=True)))
         else:
             m, var = expected
             rho_s = tuple(energy.gaussian_mean(i, mi, var) for i, mi in enumerate(m))
@@ -156,24 +184,17 @@ class _Accumulator:
                                                            skip_input=True, rho_s=rho_s))
         self.in_sum = rho1.clone() if self.n == 0 else self.in_sum + rho1
         if self.covariance:
-            C = ell.shape[0]
-            if C < 2:
+            if ell.shape[0] < 2:
                 raise ValueError("the covariance estimator needs chains >= 2, got 1")
-            # Leave-one-out cross-chain centring: the other chains' ℓ at the same step are
-            # independent of chain c, so E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) exactly.
-            loo = (ell.sum(0, keepdim=True) - ell) / (C - 1)
-            w = (ell - loo).unsqueeze(-1)
-            posts = [r * w for r in rho_s]
+            # E[ρ_l ℓ] per unit; the output units of a Rao–Blackwellised step share their noise
+            # with ℓ: E[ρ_k ℓ] = E[ρ_k ½(s'_k − y_k)²] + E[ρ_k] Σ_{j≠k} E[½(s'_j − y_j)²], a 1-D
+            # Gaussian integral per unit
+            last = rho_s[-1] * ell.unsqueeze(-1)
             if expected is not None:
-                # the output units share their noise with ℓ: E[ρ_k ℓ] = E[ρ_k ½(s'_k − y_k)²]
-                # + E[ρ_k] Σ_{j≠k} E[½(s'_j − y_j)²], a 1-D Gaussian integral per unit
                 L, y = len(m) - 1, self.y
                 own = energy.gaussian_mean(L, m[-1], var, lambda u: 0.5 * (u - y) ** 2)
-                posts[-1] = own + rho_s[-1] * (ell.unsqueeze(-1) - unit_cost - loo.unsqueeze(-1))
-            cw = energy.param_grad(self.x, s, None, per_chain=True, skip_input=True,
-                                   rho_s=rho_s, posts=posts)
-            self.cov = self._add(self.cov, cw)
-            self.in_cov = posts[0] if self.n == 0 else self.in_cov + posts[0]
+                last = own + rho_s[-1] * (ell.unsqueeze(-1) - unit_cost)
+            self.kept.append((rho_s, ell, last))
         self.cost_sum = self.cost_sum + ell
         self.out_sum = self.out_sum + out
         self.trace_e.append(e.mean(-1))
@@ -184,11 +205,31 @@ class _Accumulator:
         full = dict(sums, **{"weights.0": self.energy.input_weight_grad(self.x, post_sum, True)})
         return {k: full[k] for k, _ in self.energy.named_parameters()}
 
+    def _covariance(self) -> dict[str, Tensor]:
+        """Per-chain sums over the kept samples of ∂θE(s_t)(ℓ(s_t) − ℓ̄_{−c}), where ℓ̄_{−c} is
+        the mean cost of every *other* chain over all its kept samples, per input. The other
+        chains are independent of chain c, so E[g_c,t (ℓ_c,t − ℓ̄_{−c})] = Cov(g, ℓ) without
+        bias; a baseline over all their samples (not only those of the same step) keeps the
+        centring's own noise a factor ≈ the number of samples smaller."""
+        n, C = self.n, self.cost_sum.shape[0]
+        base = (self.cost_sum.sum(0, keepdim=True) - self.cost_sum) / ((C - 1) * n)  # [C, B]
+        rho = tuple(torch.stack([k[0][i] for k in self.kept], 1)  # [C, n, B, n_i]
+                    for i in range(self.energy.num_layers))
+        ell = torch.stack([k[1] for k in self.kept], 1)  # [C, n, B]
+        last = torch.stack([k[2] for k in self.kept], 1)
+        w = (ell - base.unsqueeze(1)).unsqueeze(-1)
+        posts = [r * w for r in rho[:-1]] + [last - rho[-1] * base.unsqueeze(1).unsqueeze(-1)]
+        flat = lambda t: t.reshape(C, -1, t.shape[-1])  # noqa: E731 (samples as positions)
+        cov = self.energy.param_grad(self.x, None, None, per_chain=True, skip_input=True,
+                                     rho_s=tuple(flat(r) for r in rho),
+                                     posts=tuple(flat(p) for p in posts))
+        return self._with_input(cov, posts[0].sum(1))
+
     def finish(self, nudge, state, info) -> Phase:
         n, B = self.n, self.x.shape[0]
         self.grad = self._with_input(self.grad, self.in_sum)
-        if self.cov is not None:
-            self.cov = self._with_input(self.cov, self.in_cov)
+        if self.covariance:
+            self.cov = self._covariance()
         grad_chains = {k: v / (n * B) for k, v in self.grad.items()}
         cov_chains = None if self.cov is None else {k: v / (n * B) for k, v in self.cov.items()}
         return Phase(

@@ -1,11 +1,16 @@
-"""Block Gibbs sampling for binary layered energies.
+"""Block Gibbs sampling over the even and odd layers.
 
-Layers of equal parity do not interact, so one sweep draws the even block and then the odd block
-from their exact conditionals (energy linear in each unit, cost separable over output units):
+Layers of equal parity do not interact, so one sweep updates the even block and then the odd
+block given the other. Binary units are drawn from their exact conditionals (energy linear in
+each unit, cost separable over output units):
 
     p(s_{l,i} = 1 | rest) = σ((h_{l,i} − b·Δℓ_i) / T),   Δℓ_i = ℓ(s_{L,i}=1) − ℓ(s_{L,i}=0),
 
-where the Δℓ term enters for the output layer only.
+where the Δℓ term enters for the output layer only. Continuous tanh units (LayeredHopfield) have
+one-dimensional conditionals without a closed-form sampler; each block update is then a
+Metropolis-within-Gibbs step with the unit's Laplace approximation as independence proposal
+(``LayeredHopfield.conditional_update``): exact invariance, and nearly exact draws at small T,
+where Langevin's O(η) discretisation bias is largest relative to the fluctuations.
 """
 
 from __future__ import annotations
@@ -13,18 +18,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..costs import Cost
+from ..costs import Cost, SquaredError
 from ..energies.base import LayeredEnergy, State
-from .base import MonteCarloSampler, Phase
+from ..energies.hopfield import LayeredHopfield
+from .base import MonteCarloSampler, Phase, check_nudge
 
 
 class Gibbs(MonteCarloSampler):
     """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too."""
 
     def __init__(self, sweeps: int = 300, burn_in: int = 100, temperature: float = 1.0,
-                 chains: int = 32, thin: int = 1, coupled: bool = False) -> None:
+                 chains: int = 32, thin: int = 1, coupled: bool = False,
+                 conditional: bool = False) -> None:
         super().__init__(steps=sweeps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin, coupled=coupled)
+                         thin=thin, coupled=coupled, conditional=conditional)
 
     @property
     def sweeps(self) -> int:
@@ -33,13 +40,12 @@ class Gibbs(MonteCarloSampler):
     def __repr__(self) -> str:
         return (f"Gibbs(sweeps={self.steps}, burn_in={self.burn_in}, "
                 f"temperature={self.temperature}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled})")
+                f"coupled={self.coupled}, conditional={self.conditional})")
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:
         if not energy.binary:
-            raise TypeError(f"Gibbs needs binary units; {type(energy).__name__} is continuous "
-                            "(use Langevin)")
+            return self._run_continuous(energy, cost, x, y, nudge, init, generator, covariance)
         if nudge != 0.0 and not cost.separable:
             cost.flip_delta(None, y)  # raises the explanatory TypeError
         drive = energy.input_drive(x).detach()
@@ -64,3 +70,38 @@ class Gibbs(MonteCarloSampler):
 
         return self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance,
                          info={"steps": float(self.steps)})
+
+    def _run_continuous(self, energy, cost, x, y, nudge, init, generator, covariance) -> Phase:
+        if not (isinstance(energy, LayeredHopfield) and energy.activation == "tanh"):
+            raise TypeError(f"Gibbs needs binary units or the tanh units of LayeredHopfield "
+                            f"(closed-form unit conditionals); got {energy!r} (use Langevin)")
+        if nudge != 0.0 and not isinstance(cost, SquaredError):
+            raise TypeError(f"Gibbs on continuous units nudges with SquaredError only (a "
+                            f"quadratic cost keeps each output unit's conditional in closed form), "
+                            f"got {cost!r}")
+        check_nudge(energy, cost, nudge)
+        drive = energy.input_drive(x).detach()
+        T, L = self.temperature, energy.num_layers
+        pos = self._initial_state(energy, x.shape[0], init, generator)
+        counts = {"accepted": 0.0, "updates": 0, "sweep": 0}
+
+        def step(s: State) -> State:
+            s = list(s)
+            exact = counts["sweep"] >= self.burn_in  # burn-in: approximate Gibbs draws
+            for block in energy.blocks:
+                for i in block:
+                    h = energy.layer_field(x, tuple(s), i, drive)
+                    b = nudge if i == L - 1 else 0.0
+                    s[i], accept = energy.conditional_update(i, h, T, s[i], generator, b, y,
+                                                             metropolis=exact)
+                    if exact:
+                        counts["accepted"] += float(accept.to(h.dtype).mean())
+                        counts["updates"] += 1
+            counts["sweep"] += 1
+            return tuple(s)
+
+        with torch.no_grad():
+            phase = self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance,
+                              info={"steps": float(self.steps)})
+        phase.info["acceptance"] = counts["accepted"] / max(counts["updates"], 1)
+        return phase

@@ -70,21 +70,26 @@ class Langevin(MonteCarloSampler):
 
     def __init__(self, step_size: float = 0.05, steps: int = 300, burn_in: int = 100,
                  temperature: float = 1.0, metropolis: bool = False, chains: int = 8,
-                 thin: int = 1, coupled: bool = False, rao_blackwell: bool = False) -> None:
+                 thin: int = 1, coupled: bool = False, rao_blackwell: bool = False,
+                 conditional: bool = False) -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin, coupled=coupled)
+                         thin=thin, coupled=coupled, conditional=conditional)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
         self.rao_blackwell = bool(rao_blackwell)
         if self.rao_blackwell and self.metropolis:
             raise ValueError("rao_blackwell needs ULA (metropolis=False): after a Metropolis "
                              "test the next state is not Gaussian given the current one")
+        if self.rao_blackwell and self.conditional:
+            raise ValueError("choose one Rao–Blackwellisation: rao_blackwell (over each step's "
+                             "noise) or conditional (over the units given their neighbours)")
 
     def __repr__(self) -> str:
         return (f"Langevin(step_size={self.step_size}, steps={self.steps}, "
                 f"burn_in={self.burn_in}, temperature={self.temperature}, "
                 f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled}, rao_blackwell={self.rao_blackwell})")
+                f"coupled={self.coupled}, rao_blackwell={self.rao_blackwell}, "
+                f"conditional={self.conditional})")
 
     def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
             init: State | None = None, generator=None, covariance: bool = False) -> Phase:
