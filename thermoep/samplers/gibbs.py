@@ -25,7 +25,12 @@ from .base import MonteCarloSampler, Phase, check_nudge
 
 
 class Gibbs(MonteCarloSampler):
-    """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too."""
+    """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too.
+
+    ``conditional=True``: every kept sample's layers of the other parity than the output are
+    replaced by their exact conditional means (``samplers/base.py``), which for these exact
+    samples keeps every expectation and removes those units' own noise.
+    """
 
     def __init__(self, sweeps: int = 300, burn_in: int = 100, temperature: float = 1.0,
                  chains: int = 32, thin: int = 1, coupled: bool = False,

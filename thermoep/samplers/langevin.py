@@ -27,6 +27,11 @@ expectation given s, which keeps its mean and removes the fresh noise's share of
   Gaussian integral (Gauss–Hermite again).
 
 Only for ULA (MALA's next state is not Gaussian given s), smooth ρ and SquaredError.
+
+Conditional Rao–Blackwellisation (``conditional=True``, see ``samplers/base.py``) averages the
+hidden units given their neighbours under the exact Boltzmann conditional; ULA's samples carry
+an O(η) bias that this then carries in full (at η = 0.4, T = 0.001 the path integral's norm is
+1.4× its limit, benchmarks/results/thermo_gradient_noise.md): prefer MALA or ``Gibbs`` with it.
 """
 
 from __future__ import annotations
