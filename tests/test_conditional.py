@@ -66,6 +66,16 @@ def test_tanh_conditional_mean_in_float32_at_small_temperature():
     torch.testing.assert_close(got, ref, atol=2e-6, rtol=0)  # 4 nodes: 6e-8 + float32 rounding
 
 
+def test_update_shares_its_mode_with_the_conditional_mean(float64):
+    net = te.LayeredHopfield([3, len(G), 2], "tanh")
+    g, current = torch.tensor(G), torch.linspace(-1, 1, len(G))
+    _, _, mean = net.conditional_update(0, g, 0.05, current, generator(0), with_mean=True)
+    torch.testing.assert_close(mean, net.conditional_mean(0, g, 0.05, start=current))
+    with pytest.raises(ValueError, match="nudge = 0"):
+        net.conditional_update(1, g[:2], 0.05, current[:2], nudge=0.5, target=torch.zeros(2),
+                               with_mean=True)
+
+
 def test_conditional_mean_refuses_other_activations():
     with pytest.raises(ValueError, match="tanh"):
         te.LayeredHopfield([3, 4, 2], "sigmoid4").conditional_mean(0, torch.zeros(4), 0.1)

@@ -205,6 +205,14 @@ class LayeredHopfield(LayeredEnergy):
         T = float(temperature)
         g, kappa, lam = self._unit_terms(i, h, 0.0, None)
         u, curv = self._unit_mode(g, kappa, lam, start, T)
+        return self._scaled(i, self._laplace_mean(g, kappa, lam, u, curv, T))
+
+    def _scaled(self, i: int, mean: Tensor) -> Tensor:
+        a = self.unit_scale(i)
+        return mean if a is None else mean * a
+
+    def _laplace_mean(self, g, kappa, lam, u, curv, T: float) -> Tensor:
+        """E[tanh(v)] under exp(−φ(v)/T) by the Gauss–Hermite rule centred at the mode u."""
         phi0 = self._unit_potential(u, g, kappa, lam)
         single = g.dtype != torch.float64
         nodes, weights = _HERMITE[(4 if single else 8) if T <= 1e-3 else 16 if T <= 0.01
@@ -217,14 +225,12 @@ class LayeredHopfield(LayeredEnergy):
         tv = _fast_tanh(v)
         excess = (0.5 * kappa * v * v - lam * v - g * tv) - phi0 - 0.5 * curv * d * d
         w = torch.softmax(log_w - excess / T, dim=0)  # normalised in log space (no overflow)
-        mean = (w * tv).sum(0)
-        a = self.unit_scale(i)
-        return mean if a is None else mean * a
+        return (w * tv).sum(0)
 
     def conditional_update(self, i: int, h: Tensor, temperature: float, current: Tensor,
                            generator=None, nudge: float = 0.0,
                            target: Tensor | None = None, metropolis: bool = True,
-                           ) -> tuple[Tensor, Tensor]:
+                           with_mean: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
         """One Metropolis–Hastings update of every unit of layer i given its neighbours.
 
         Independence proposal u' ~ N(u*, T/φ''(u*)) (the Laplace approximation of the unit's
@@ -233,16 +239,23 @@ class LayeredHopfield(LayeredEnergy):
         is invariant, and at small T the proposal is nearly exact (acceptance → 1), so a block
         update is close to an exact Gibbs draw. With ``metropolis=False`` the proposal is
         returned as it is (an approximate Gibbs draw, for burn-in sweeps: from a state many
-        widths away from the mode the exact kernel is sticky). Returns (new layer, accepted).
+        widths away from the mode the exact kernel is sticky). ``with_mean`` also returns
+        :meth:`conditional_mean` for the same field, sharing the mode (None otherwise; hidden
+        layers only, ``nudge = 0``). Returns (new layer, accepted, mean).
         """
         T = float(temperature)
         g, kappa, lam = self._unit_terms(i, h, nudge, target)
         u, curv = self._unit_mode(g, kappa, lam, current, T)
+        mean = None
+        if with_mean:
+            if nudge != 0.0:
+                raise ValueError("with_mean is for layers without a cost term (nudge = 0)")
+            mean = self._scaled(i, self._laplace_mean(g, kappa, lam, u, curv, T))
         curv = curv.clamp_min(1e-3 * kappa)  # only the proposal's width: any width stays exact
         sd = torch.sqrt(T / curv)
         prop = u + sd * torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device)
         if not metropolis:
-            return prop, torch.ones_like(prop, dtype=torch.bool)
+            return prop, torch.ones_like(prop, dtype=torch.bool), mean
 
         def rest(v):
             return self._unit_potential(v, g, kappa, lam) - 0.5 * curv * (v - u) ** 2
@@ -250,7 +263,7 @@ class LayeredHopfield(LayeredEnergy):
         log_alpha = -(rest(prop) - rest(current)) / T
         unif = torch.rand(u.shape, generator=generator, dtype=u.dtype, device=u.device)
         accept = torch.log(unif) < log_alpha
-        return current + accept.to(u.dtype) * (prop - current), accept
+        return current + accept.to(u.dtype) * (prop - current), accept, mean
 
     def descent_step(self, i, s, rho_prime, h, eta, extra):
         # s − η(s − ρ'h + extra) = (1 − η)s + η ρ'h − η·extra, fused

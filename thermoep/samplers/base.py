@@ -95,16 +95,20 @@ class MonteCarloSampler:
     def _run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
              state: State, step: Callable[[State], State], *, covariance: bool,
              info: dict[str, float],
-             expected: Callable[[], tuple[State, float]] | None = None) -> Phase:
+             expected: Callable[[], tuple[State, float]] | None = None,
+             conditional_means: Callable[[], dict[int, Tensor]] | None = None) -> Phase:
         """Burn in, then accumulate per-chain moments of every kept sample (``expected()``:
-        the Gaussian law (m, σ²) of the step just taken, for Rao–Blackwellised estimates)."""
+        the Gaussian law (m, σ²) of the step just taken, for Rao–Blackwellised estimates;
+        ``conditional_means()``: the conditional means of the averaged layers at the state just
+        reached, if the step computed them already)."""
         acc = _Accumulator(energy, cost, x, y, covariance,
                            self.temperature if self.conditional else None)
         with torch.no_grad():
             for t in range(self.steps):
                 state = step(state)
                 if t >= self.burn_in and (t - self.burn_in) % self.thin == 0:
-                    acc.add(state, None if expected is None else expected())
+                    acc.add(state, None if expected is None else expected(),
+                            None if conditional_means is None else conditional_means())
         return acc.finish(nudge, state, info)
 
 
@@ -154,7 +158,8 @@ class _Accumulator:
             total[k] += v
         return total
 
-    def add(self, s: State, expected: tuple[State, float] | None = None) -> None:
+    def add(self, s: State, expected: tuple[State, float] | None = None,
+            means: dict[int, Tensor] | None = None) -> None:
         """Add the sample ``s``; with ``expected = (m, σ²)`` (Rao–Blackwellised ULA, see
         ``langevin.py``) add the conditional expectations over the next state s' ~ N(m, σ²I)
         instead (squared-error cost), keeping ``s`` for the energy trace only."""
@@ -167,11 +172,12 @@ class _Accumulator:
             e = energy.energy(self.x, s, self.drive, rho_s=rho_s)
             out = s[-1]
             if self.averaged:  # R's neighbours are not in R: their fields use the sample's ρ
-                fields = {i: energy.layer_field(self.x, s, i, self.drive, rho_s)
-                          for i in self.averaged}
-                rho_s = tuple(energy.conditional_mean(i, fields[i], self.temperature, start=t)
-                              if i in fields else r
-                              for i, (t, r) in enumerate(zip(s, rho_s, strict=True)))
+                means = dict(means or {})
+                for i in self.averaged:
+                    if i not in means:
+                        h = energy.layer_field(self.x, s, i, self.drive, rho_s)
+                        means[i] = energy.conditional_mean(i, h, self.temperature, start=s[i])
+                rho_s = tuple(means.get(i, r) for i, r in enumerate(rho_s))
         else:
             m, var = expected
             rho_s = tuple(energy.gaussian_mean(i, mi, var) for i, mi in enumerate(m))

@@ -89,16 +89,24 @@ class Gibbs(MonteCarloSampler):
         T, L = self.temperature, energy.num_layers
         pos = self._initial_state(energy, x.shape[0], init, generator)
         counts = {"accepted": 0.0, "updates": 0, "sweep": 0}
+        # the output's block first: a kept sweep then ends with the other block drawn given the
+        # final state of its neighbours, whose conditional means (the conditional estimator's
+        # inputs) share that update's mode
+        blocks = sorted(energy.blocks, key=lambda block: (L - 1) not in block)
+        means: dict[int, Tensor] = {}
 
         def step(s: State) -> State:
             s = list(s)
             exact = counts["sweep"] >= self.burn_in  # burn-in: approximate Gibbs draws
-            for block in energy.blocks:
+            for block in blocks:
                 for i in block:
                     h = energy.layer_field(x, tuple(s), i, drive)
                     b = nudge if i == L - 1 else 0.0
-                    s[i], accept = energy.conditional_update(i, h, T, s[i], generator, b, y,
-                                                             metropolis=exact)
+                    want = exact and self.conditional and (L - 1 - i) % 2 == 1
+                    s[i], accept, mean = energy.conditional_update(
+                        i, h, T, s[i], generator, b, y, metropolis=exact, with_mean=want)
+                    if want:
+                        means[i] = mean
                     if exact:
                         counts["accepted"] += float(accept.to(h.dtype).mean())
                         counts["updates"] += 1
@@ -107,6 +115,7 @@ class Gibbs(MonteCarloSampler):
 
         with torch.no_grad():
             phase = self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance,
-                              info={"steps": float(self.steps)})
+                              info={"steps": float(self.steps)},
+                              conditional_means=(lambda: means) if self.conditional else None)
         phase.info["acceptance"] = counts["accepted"] / max(counts["updates"], 1)
         return phase
