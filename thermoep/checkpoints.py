@@ -14,7 +14,7 @@ import torch
 
 
 def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, generator,
-         history: list[dict], config: dict, estimator=None, cost=None) -> Path:
+         history: list[dict], config: dict, estimator=None, cost=None, average=None) -> Path:
     """Write ``path`` atomically (``.tmp`` then rename)."""
     path = Path(path)
     state = {
@@ -26,6 +26,7 @@ def save(path: str | os.PathLike, *, epoch: int, model, optimizer, scheduler, ge
         "generator": generator.get_state(),
         "estimator": None if estimator is None else estimator.state_dict(),
         "torch_rng": torch.get_rng_state(),
+        "average": None if average is None else average.state_dict(),
         "history": history,
         "config": config,
     }
@@ -55,7 +56,7 @@ def load_cost(state: dict, cost) -> None:
 
 
 def restore(state: dict, *, model, optimizer, scheduler, generator,
-            estimator=None, cost=None) -> tuple[int, list[dict]]:
+            estimator=None, cost=None, average=None) -> tuple[int, list[dict]]:
     """Load a checkpoint into live objects; returns (last finished epoch, history)."""
     model.load_state_dict(state["model"])
     load_cost(state, cost)
@@ -65,5 +66,9 @@ def restore(state: dict, *, model, optimizer, scheduler, generator,
     generator.set_state(state["generator"])
     if estimator is not None and state.get("estimator") is not None:
         estimator.load_state_dict(state["estimator"])
+    if average is not None:
+        if state.get("average") is None:
+            raise ValueError("the checkpoint holds no weight average, but the run keeps one")
+        average.load_state_dict(state["average"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["epoch"]), list(state["history"])

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from . import _checks, checkpoints, results
+from .averaging import WeightAverage
 from .costs import COSTS, trainables
 from .data import DATASETS, load_dataset
 from .data.augment import Augment
@@ -81,6 +82,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "cosine"
     warmup_epochs: float = 0.0  # linear learning-rate warm-up over this many epochs
+    ema_decay: float = 0.0  # evaluate an exponential moving average of the weights (0 = off)
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
@@ -181,6 +183,9 @@ class TrainConfig:
         _checks.positive_int("translate", self.translate, minimum=0)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= _checks.finite_float("ema_decay", self.ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0 = no weight average), got "
+                             f"{self.ema_decay}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -341,19 +346,22 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ValueError(f"--resume: no checkpoint found at {checkpoint}")
     data, model, cost, est, opt, sched, sampler, gen = build(cfg)
+    average = WeightAverage(model, cost, decay=cfg.ema_decay) if cfg.ema_decay else None
     start, history = 0, []
     if resume:
         state = checkpoints.load(checkpoint)
         if TrainConfig.from_dict(state["config"]).to_dict() != cfg.to_dict():
             raise ValueError(f"checkpoint {checkpoint} was written by a different config")
         start, history = checkpoints.restore(state, model=model, optimizer=opt, scheduler=sched,
-                                             generator=gen, estimator=est, cost=cost)
+                                             generator=gen, estimator=est, cost=cost,
+                                             average=average)
 
     def on_epoch_end(epoch: int, hist: list[dict]) -> None:
         if checkpoint is not None and checkpoint_every and (
                 epoch % checkpoint_every == 0 or epoch == cfg.epochs):
             kw = dict(epoch=epoch, model=model, optimizer=opt, scheduler=sched, generator=gen,
-                      history=hist, config=cfg.to_dict(), estimator=est, cost=cost)
+                      history=hist, config=cfg.to_dict(), estimator=est, cost=cost,
+                      average=average)
             checkpoints.save(checkpoint, **kw)
             if keep_checkpoints:
                 checkpoints.save(epoch_checkpoint(checkpoint, epoch), **kw)
@@ -376,7 +384,7 @@ def run(cfg: TrainConfig, *, out: str | Path | None = None, checkpoint: str | Pa
                   scheduler=sched, generator=gen, eval_sampler=sampler, history=history,
                   start_epoch=start, reporter=make_reporter(quiet), on_epoch_end=on_epoch_end,
                   extra_metrics=extra, augment=augment_for(cfg, data),
-                  dropout=UnitDropout(cfg.dropout) if cfg.dropout else None,
+                  dropout=UnitDropout(cfg.dropout) if cfg.dropout else None, average=average,
                   warmup_batches=round(cfg.warmup_epochs
                                        * math.ceil(data.train_x.shape[0] / cfg.batch_size)))
     config = cfg.to_dict()

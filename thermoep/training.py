@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from .averaging import WeightAverage
 from .energies.dropout import UnitDropout
 from .objectives.base import Estimator
 from .progress import Reporter
@@ -72,7 +73,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
         extra_metrics: Callable[[], dict] | None = None,
         warmup_batches: int = 0,
         augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
-        dropout: UnitDropout | None = None) -> list[dict]:
+        dropout: UnitDropout | None = None,
+        average: WeightAverage | None = None) -> list[dict]:
     """Train for epochs ``start_epoch+1 .. epochs``; returns one metrics dict per epoch.
 
     ``data`` has ``train_x, train_y, test_x, test_y`` tensors. The batch order comes from
@@ -84,6 +86,9 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
     ``augment(x, generator)``: applied to each training mini-batch (`thermoep.data.Augment`).
     ``dropout``: hidden units dropped per sample for each batch's phases (evaluation uses the
     whole network); the reported training accuracy is that of the thinned networks.
+    ``average``: updated after every optimizer step; the test metrics are then those of the
+    averaged weights, and ``test_accuracy_online`` / ``test_loss_online`` those of the weights
+    being trained.
     """
     history = [] if history is None else list(history)
     reporter = reporter or Reporter()
@@ -121,6 +126,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                     _warm_step(optimizer, (step + 1) / warmup_batches)
                 else:
                     optimizer.step()
+                if average is not None:
+                    average.update()
                 nudged += g.nudged_phases
                 with torch.no_grad():
                     batch_correct = int((cost.predict(g.output).argmax(-1) == yb).sum())
@@ -133,8 +140,16 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
             lr = float(optimizer.param_groups[0]["lr"])
             if scheduler is not None:
                 scheduler.step()
-            test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x, data.test_y,
-                                           generator=generator)
+            online = None
+            if average is not None:
+                online = evaluate(model, cost, eval_sampler, data.test_x, data.test_y,
+                                  generator=generator)
+                with average.swapped():
+                    test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x,
+                                                   data.test_y, generator=generator)
+            else:
+                test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x,
+                                               data.test_y, generator=generator)
             wall += time.perf_counter() - t0
             metrics = {
                 "train_accuracy": correct / n,
@@ -149,6 +164,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 "lr": lr,
                 "beta": float(estimator.beta),
             }
+            if online is not None:
+                metrics["test_accuracy_online"], metrics["test_loss_online"] = online
             if hasattr(estimator, "epoch_record"):
                 metrics.update(estimator.epoch_record())
             if extra_metrics is not None:

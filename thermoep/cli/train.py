@@ -118,6 +118,10 @@ def train(
                                           rich_help_panel=O)] = "cosine",
     warmup_epochs: Annotated[float, typer.Option(help="Linear learning-rate warm-up over this "
                              "many epochs (per batch).", rich_help_panel=O)] = 0.0,
+    ema_decay: Annotated[float, typer.Option(help="Evaluate an exponential moving average of "
+                         "the weights with this decay per step (e.g. 0.999; 0 = off); the "
+                         "online weights' test metrics are kept as test_*_online.",
+                         rich_help_panel=O)] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of every random number.",
                                       rich_help_panel=R)] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].",
@@ -161,6 +165,7 @@ def train(
             lipschitz=lipschitz,
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+            ema_decay=ema_decay,
             seed=seed, device=device, dtype=dtype,
         ).resolved()
         if out_path is None:
