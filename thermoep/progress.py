@@ -21,7 +21,9 @@ class Reporter:
 def _line(epoch: int, m: dict[str, float]) -> str:
     parts = [f"epoch {epoch}"]
     for key, label, fmt in (("train_loss", "loss", ".4f"), ("train_accuracy", "train", ".2%"),
-                            ("test_accuracy", "test", ".2%"), ("nudged_phases", "nudged", ".0f"),
+                            ("test_accuracy", "test", ".2%"),
+                            ("test_accuracy_online", "online", ".2%"),
+                            ("nudged_phases", "nudged", ".0f"),
                             ("wall_seconds", "s", ".1f")):
         if key in m and m[key] == m[key]:
             parts.append(f"{label} {m[key]:{fmt}}")
