@@ -60,6 +60,9 @@ def test_train_prototypical_energy_with_global_standardisation(tmp_path):
         (["--energy", "spin-glass"], "unknown energy 'spin-glass'"),
         (["--energy", "prototypical", "--estimator", "finite-nudge"], "Langevin"),
         (["--out", "/nonexistent-dir/x.nc"], "nonexistent-dir"),
+        (["--layer-lrs", "0.1,fast"], "comma-separated numbers for --layer-lrs"),
+        (["--layer-lrs", "0.1"], "needs 2 learning rates"),
+        (["--ema-decay", "1"], "ema_decay must be in [0, 1)"),
     ],
 )
 def test_bad_input_is_one_red_line(tmp_path, args, message):

@@ -78,6 +78,7 @@ class TrainConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 2e-3
+    layer_lrs: tuple[float, ...] | None = None  # one per weight matrix (+ read-out); overrides lr
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
@@ -198,6 +199,8 @@ class TrainConfig:
         if self.sizes is not None:  # the full layer list, checked against the data in build()
             hidden = _checks.layer_sizes(list(self.sizes))[1:-1]
         _checks.positive_float("lr", self.lr)
+        for v in self.layer_lrs or ():
+            _checks.positive_float("layer learning rate", v)
         _checks.positive_float("warmup_epochs", self.warmup_epochs, allow_zero=True)
         _checks.positive_float("tol", self.tol, allow_zero=True)
         if self.tol > 0 and sampler != "relax":
@@ -215,6 +218,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["sizes"] = None if self.sizes is None else list(self.sizes)
+        d["layer_lrs"] = None if self.layer_lrs is None else list(self.layer_lrs)
         return d
 
     @classmethod
@@ -224,7 +228,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
         d = dict(d)
-        for key in ("hidden", "sizes"):
+        for key in ("hidden", "sizes", "layer_lrs"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -301,19 +305,47 @@ def build(cfg: TrainConfig):
     cost = cost.to(device) if readout else cost
     sampler = make_sampler(cfg)
     estimator = make_estimator(cfg, sampler)
-    params = list(trainables(model, cost).values())
+    params = layer_groups(trainables(model, cost), cfg.layer_lrs)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs,
-                                                        eta_min=cfg.lr * 1e-2)
+    # cosine to 1 % of the (smallest) starting rate; one floor for every group
+    floor = 1e-2 * min(group["lr"] for group in opt.param_groups)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=floor)
              if cfg.schedule == "cosine" else None)
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     if device.type != "cpu":
         gen = torch.Generator(device=device).manual_seed(cfg.seed)
     return data, model, cost, estimator, opt, sched, sampler, gen
+
+
+def layer_groups(params: dict[str, torch.nn.Parameter],
+                 layer_lrs: tuple[float, ...] | None) -> list:
+    """Optimizer parameter groups: all parameters in one group (``layer_lrs`` None), else one
+    group per weight matrix ``weights.l`` with the biases ``biases.l`` of the layer it feeds, in
+    order from the input, then the read-out's parameters (``readout.*``), each with its own
+    learning rate (the per-layer rates of Laborieux et al. 2021)."""
+    if layer_lrs is None:
+        return list(params.values())
+    layers = sorted({int(k.split(".")[1]) for k in params if k.startswith("weights.")})
+    names = [[f"weights.{i}", f"biases.{i}"] for i in layers]
+    readout = [k for k in params if k.startswith("readout.")]
+    if readout:
+        names.append(readout)
+    if len(layer_lrs) != len(names):
+        raise ValueError(
+            f"--layer-lrs needs {len(names)} learning rates ({len(layers)} weight matrices"
+            f"{' and the read-out' if readout else ''}), got {len(layer_lrs)}: "
+            f"{list(layer_lrs)}")
+    groups = [{"params": [params[k] for k in group if k in params], "lr": lr}
+              for group, lr in zip(names, layer_lrs, strict=True)]
+    covered = {id(p) for g in groups for p in g["params"]}
+    missing = [k for k, p in params.items() if id(p) not in covered]
+    if missing:
+        raise ValueError(f"--layer-lrs: no layer holds the parameters {missing}")
+    return groups
 
 
 def augment_for(cfg: TrainConfig, data) -> Augment | None:

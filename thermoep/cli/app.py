@@ -60,6 +60,17 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated numbers for {what}, got "
+                                 f"{text!r}") from None
+    if not values:
+        raise typer.BadParameter(f"{what}: give at least one number")
+    return values
+
+
 from . import diagnose as _diagnose  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401  (registers commands)
 from . import sweep as _sweep  # noqa: E402,F401

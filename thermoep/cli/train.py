@@ -12,7 +12,7 @@ from ..energies.hopfield import ACTIVATIONS
 from ..experiment import OPTIMIZERS, SAMPLER_NAMES, SCHEDULES, TrainConfig
 from ..objectives import ESTIMATORS
 from ..training import TrainingDiverged
-from .app import USER_ERRORS, _hidden, app, fail, out
+from .app import USER_ERRORS, _floats, _hidden, app, fail, out
 
 D, M, E, S, O, R = ("Data", "Model", "Estimator", "Sampler", "Optimisation", "Run")
 
@@ -111,6 +111,10 @@ def train(
     optimizer: Annotated[str, typer.Option(help=f"Optimizer: {', '.join(OPTIMIZERS)}.",
                                            rich_help_panel=O)] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate.", rich_help_panel=O)] = 2e-3,
+    layer_lrs: Annotated[str | None, typer.Option(help="Per-layer learning rates, comma-"
+                         "separated: one per weight matrix from the input (with the biases it "
+                         "feeds), then the read-out's; overrides --lr.",
+                         rich_help_panel=O)] = None,
     momentum: Annotated[float, typer.Option(help="SGD momentum.", rich_help_panel=O)] = 0.9,
     weight_decay: Annotated[float, typer.Option(help="Weight decay.",
                                                 rich_help_panel=O)] = 0.0,
@@ -166,6 +170,7 @@ def train(
             epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
             ema_decay=ema_decay,
+            layer_lrs=None if layer_lrs is None else _floats(layer_lrs, "--layer-lrs"),
             seed=seed, device=device, dtype=dtype,
         ).resolved()
         if out_path is None:
