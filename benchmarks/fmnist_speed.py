@@ -12,7 +12,7 @@ Reference on this machine kind (the brief): ≈ 52 s per epoch, 86.95 % test acc
 
     python benchmarks/fmnist_speed.py [--epochs 3] [--seeds 0] [--energies prototypical hopfield]
 Needs Fashion-MNIST (`apt-get install dataset-fashion-mnist`). Writes
-benchmarks/results/fmnist_speed.{json,md}. Run it alone: concurrent torch processes on 2 cores
+benchmarks/results/fmnist_speed.{json,md} (``--name``: another file name). Run it alone: concurrent torch processes on 2 cores
 slow each other badly. "train s/epoch" is the training loop alone; "total s/epoch" adds the
 free-phase evaluation on the 10,000 test images each epoch.
 """
@@ -47,6 +47,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--energies", nargs="+", default=["prototypical", "hopfield"])
+    p.add_argument("--name", default="fmnist_speed",
+                   help="results are written to benchmarks/results/<name>.{json,md}")
     args = p.parse_args()
     result = {"benchmark": "fmnist_speed", "torch": torch.__version__,
               "threads": torch.get_num_threads(), "machine": platform.machine(),
@@ -54,7 +56,8 @@ def main() -> None:
     md = [
         "# Fashion-MNIST, reference configuration (Laborieux et al. 2021)", "",
         f"Command: `python benchmarks/fmnist_speed.py --epochs {args.epochs} --seeds "
-        f"{' '.join(map(str, args.seeds))} --energies {' '.join(args.energies)}`", "",
+        f"{' '.join(map(str, args.seeds))} --energies {' '.join(args.energies)}"
+        f"{'' if args.name == 'fmnist_speed' else ' --name ' + args.name}`", "",
         "784-512-10, ρ = sigmoid(4(s − ½)), centered EP, β = 0.1, 30 free / 10 nudged steps, "
         "batch 50, Adam 5e-4. Accuracy: mean ± std over seeds after the last epoch.", "",
         "| | test accuracy | per seed | s/epoch (train) | s/epoch (train + test eval) |",
@@ -93,8 +96,8 @@ def main() -> None:
             f"{res['train_seconds_per_epoch_mean']:.1f} | "
             f"{res['total_seconds_per_epoch_mean']:.1f} |")
     OUT.mkdir(exist_ok=True)
-    (OUT / "fmnist_speed.json").write_text(json.dumps(result, indent=2))
-    (OUT / "fmnist_speed.md").write_text("\n".join(md) + "\n")
+    (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    (OUT / f"{args.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
