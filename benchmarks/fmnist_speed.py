@@ -13,8 +13,8 @@ Reference on this machine kind (the brief): ≈ 52 s per epoch, 86.95 % test acc
     python benchmarks/fmnist_speed.py [--epochs 3] [--seeds 0] [--energies prototypical hopfield]
 Needs Fashion-MNIST (`apt-get install dataset-fashion-mnist`). Writes
 benchmarks/results/fmnist_speed.{json,md} (``--name``: another file name). Run it alone:
-concurrent torch processes on 2 cores slow each other badly. "train s/epoch" is the training loop alone; "total s/epoch" adds the
-free-phase evaluation on the 10,000 test images each epoch.
+concurrent torch processes on 2 cores slow each other badly. "train s/epoch" is the training
+loop alone; "total s/epoch" adds the free-phase evaluation on the 10,000 test images each epoch.
 """
 
 from __future__ import annotations
