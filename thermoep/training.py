@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 from torch import Tensor
@@ -140,14 +141,9 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
             lr = float(optimizer.param_groups[0]["lr"])
             if scheduler is not None:
                 scheduler.step()
-            online = None
-            if average is not None:
-                online = evaluate(model, cost, eval_sampler, data.test_x, data.test_y,
-                                  generator=generator)
-                with average.swapped():
-                    test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x,
-                                                   data.test_y, generator=generator)
-            else:
+            online = None if average is None else evaluate(
+                model, cost, eval_sampler, data.test_x, data.test_y, generator=generator)
+            with nullcontext() if average is None else average.swapped():
                 test_acc, test_loss = evaluate(model, cost, eval_sampler, data.test_x,
                                                data.test_y, generator=generator)
             wall += time.perf_counter() - t0
