@@ -12,7 +12,7 @@ It isolates the effect of the cost from that of the estimator: it is the evidenc
     python benchmarks/feedforward_proxy.py --lr 0.02 --epochs 25 --costs softmax-readout \
         --out benchmarks/results/feedforward_proxy_lr0.02_e25.json
     python benchmarks/feedforward_proxy.py --lr 0.02 --epochs 50 --hflip --costs softmax-readout \
-        --out benchmarks/results/feedforward_proxy_lr0.02_e50_flip.json   # screens for EP runs
+        --out benchmarks/results/feedforward_proxy_flip_lr0.02_e50.json   # session-10 screens
 
 Writes ``benchmarks/results/feedforward_proxy.json`` (or ``--out``) and prints the table.
 """
