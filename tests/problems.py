@@ -47,6 +47,15 @@ def gaussian_problem(n_in=3, n=4, batch=2, seed=0):
     return energy, te.SquaredError(), x, y
 
 
+def observed_grad(sampler, energy, cost, x, y, nudge, **kw):
+    """One phase of ``sampler`` observed with its mean parameter gradient: (phase, gradient)."""
+    from thermoep.observers import CostMean, MeanParamGrad, OutputMean
+
+    ph = sampler.run(energy, cost, x, y, nudge, observers=[MeanParamGrad(), OutputMean(),
+                                                           CostMean()], **kw)
+    return ph, ph["param_grad"].mean
+
+
 def max_z(estimate: te.Gradient, reference, floor: float = 1e-12) -> float:
     """Largest |estimate − reference| / standard error over every parameter entry."""
     z = 0.0

@@ -16,7 +16,10 @@ from scipy.integrate import IntegrationWarning, quad
 
 import thermoep as te
 from tests.problems import binary_problem, generator, max_z
+from thermoep.energies.units import Tanh
 from thermoep.experiment import TrainConfig, make_sampler
+from thermoep.observers import ConditionalSmoother, MeanParamGrad
+from thermoep.samplers.conditionals import draw
 
 Z = 5.0
 
@@ -41,44 +44,66 @@ def _quad_mean(g: float, T: float) -> float:
 G = [-10.0, -3.0, -0.3, 0.0, 0.2, 1.0, 2.5, 10.0]
 
 
+def _bias_only(net, g):
+    """Zero couplings, so layer 0's field is its bias, set to g."""
+    with torch.no_grad():
+        for w in net.weights:
+            w.zero_()
+        net.biases[0].copy_(g)
+    x = torch.zeros(1, net.sizes[0])
+    return x, net.init_state((1,))
+
+
 @pytest.mark.parametrize("T", [1e-3, 1e-2, 0.1, 1.0])
 def test_tanh_conditional_mean_matches_quadrature(T, float64):
     net = te.LayeredHopfield([3, len(G), 2], "tanh")
     g = torch.tensor(G)
     ref = torch.tensor([_quad_mean(v, T) for v in G])
-    torch.testing.assert_close(net.conditional_mean(0, g, T), ref, atol=1e-9, rtol=0)
+    x, s = _bias_only(net, g)
+    torch.testing.assert_close(net.conditional_mean(x, s, 0, T)[0], ref, atol=1e-9, rtol=0)
     # any start (here far from the mode) gives the same answer
     start = torch.linspace(-5, 5, len(G))
-    torch.testing.assert_close(net.conditional_mean(0, g, T, start=start), ref, atol=1e-9,
-                               rtol=0)
+    torch.testing.assert_close(Tanh().law(g, T, start=start).mean(), ref, atol=1e-9, rtol=0)
     # unit scales (dropout): E[a tanh(u)] with the coupling a·g
     a = torch.tensor([0.0, 0.5, 2.0, 1.0, 1.0, 2.0, 0.5, 1.0])
-    with net.scaled_units((a, None)):
-        got = net.conditional_mean(0, g, T)
+    with net.scaled_units((a.unsqueeze(0), None)):
+        got = net.conditional_mean(x, s, 0, T)[0]
     ref_a = a * torch.tensor([_quad_mean(float(ai * v), T) for ai, v in zip(a, G, strict=True)])
     torch.testing.assert_close(got, ref_a, atol=1e-9, rtol=0)
 
 
 def test_tanh_conditional_mean_in_float32_at_small_temperature():
-    net = te.LayeredHopfield([3, len(G), 2], "tanh")
     ref = torch.tensor([_quad_mean(v, 1e-3) for v in G], dtype=torch.float32)
-    got = net.conditional_mean(0, torch.tensor(G, dtype=torch.float32), 1e-3)
+    got = Tanh().law(torch.tensor(G, dtype=torch.float32), 1e-3).mean()
     torch.testing.assert_close(got, ref, atol=2e-6, rtol=0)  # 4 nodes: 6e-8 + float32 rounding
 
 
-def test_update_shares_its_mode_with_the_conditional_mean(float64):
-    net = te.LayeredHopfield([3, len(G), 2], "tanh")
+def test_draw_shares_its_mode_with_the_conditional_mean(float64):
     g, current = torch.tensor(G), torch.linspace(-1, 1, len(G))
-    _, _, mean = net.conditional_update(0, g, 0.05, current, generator(0), with_mean=True)
-    torch.testing.assert_close(mean, net.conditional_mean(0, g, 0.05, start=current))
-    with pytest.raises(ValueError, match="nudge = 0"):
-        net.conditional_update(1, g[:2], 0.05, current[:2], nudge=0.5, target=torch.zeros(2),
-                               with_mean=True)
+    law = Tanh().law(g, 0.05, start=current)
+    draw(law, current, generator(0))
+    mode = law.laplace()
+    torch.testing.assert_close(law.mean(), Tanh().law(g, 0.05, start=current).mean())
+    assert law.laplace() is mode  # computed once, shared by the draw and the mean
+
+
+def test_gibbs_laws_are_those_of_the_current_state(float64):
+    """The laws a sweep leaves in its state (the last block's) are the conditional laws given
+    the state's other layers: what conditional Rao–Blackwellisation reads."""
+    net, cost, x, y = _tanh_problem()
+    target = te.Target.of(net, cost, x, y, 0.0)
+    sampler = te.Gibbs(sweeps=3, burn_in=0, temperature=T_GRID, chains=4)
+    state = sampler.init(target, generator=generator(1))
+    state, _ = sampler.step(target, state, 0, generator=generator(1))
+    assert set(state.laws) == {0}  # the hidden layer: its block goes last
+    fresh = net.conditional_mean(target.x, state.position, 0, T_GRID)
+    torch.testing.assert_close(state.laws[0].mean(), fresh)
 
 
 def test_conditional_mean_refuses_other_activations():
-    with pytest.raises(ValueError, match="tanh"):
-        te.LayeredHopfield([3, 4, 2], "sigmoid4").conditional_mean(0, torch.zeros(4), 0.1)
+    net = te.LayeredHopfield([3, 4, 2], "sigmoid4")
+    with pytest.raises(TypeError, match="no closed-form law"):
+        net.conditional_mean(torch.zeros(1, 3), net.init_state((1,)), 0, 0.1)
 
 
 @pytest.mark.parametrize("estimator", ["finite-nudge", "path-integral"])
@@ -87,9 +112,10 @@ def test_conditional_gibbs_on_boltzmann_matches_enumeration(estimator, float64):
     ref = te.exact.grad_L(bm, cost, x, y, beta=0.8, temperature=1.0)
     grads = {}
     for conditional in (False, True):
-        sampler = te.Gibbs(sweeps=800, burn_in=100, chains=32, conditional=conditional)
-        est = (te.FiniteNudge(sampler, 0.8) if estimator == "finite-nudge"
-               else te.PathIntegral(sampler, 0.8, nodes=3))
+        sampler = te.Gibbs(sweeps=800, burn_in=100, chains=32)
+        rb = "conditional" if conditional else None
+        est = (te.FiniteNudge(sampler, 0.8, rao_blackwell=rb) if estimator == "finite-nudge"
+               else te.PathIntegral(sampler, 0.8, nodes=3, rao_blackwell=rb))
         grads[conditional] = est(bm, cost, x, y, generator=generator(7))
         assert max_z(grads[conditional], ref) < Z
     se = {c: torch.cat([v.flatten() for v in g.stats["se"].values()]) for c, g in grads.items()}
@@ -125,12 +151,13 @@ def test_continuous_gibbs_matches_grid_quadrature(float64):
     net, cost, x, y = _tanh_problem()
     ref = _grid_mean_grad(net, cost, x, y, 0.7)
     for conditional in (False, True):
-        sampler = te.Gibbs(sweeps=800, burn_in=100, temperature=T_GRID, chains=32,
-                           conditional=conditional)
-        ph = sampler.run(net, cost, x, y, 0.7, generator=generator(11))
+        sampler = te.Gibbs(sweeps=800, burn_in=100, temperature=T_GRID, chains=32)
+        observer = MeanParamGrad(ConditionalSmoother() if conditional else None)
+        ph = sampler.run(net, cost, x, y, 0.7, generator=generator(11), observers=[observer])
         assert ph.info["acceptance"] > 0.5
-        for k, v in ph.grad.items():
-            chains = ph.grad_chains[k]
+        stat = ph["param_grad"]
+        for k, v in stat.mean.items():
+            chains = stat.chains[k]
             se = chains.std(0) / math.sqrt(chains.shape[0])
             assert float(((v - ref[k]).abs() / se.clamp_min(1e-12)).max()) < Z, (k, conditional)
 
@@ -141,10 +168,10 @@ def test_estimators_with_continuous_conditional_gibbs_match_grid(estimator, floa
     beta = 0.7
     g0, gb = _grid_mean_grad(net, cost, x, y, 0.0), _grid_mean_grad(net, cost, x, y, beta)
     ref = {k: (gb[k] - g0[k]) / beta for k in g0}
-    sampler = te.Gibbs(sweeps=600, burn_in=100, temperature=T_GRID, chains=32,
-                       conditional=True)
-    est = (te.FiniteNudge(sampler, beta) if estimator == "finite-nudge"
-           else te.PathIntegral(sampler, beta, nodes=3))
+    sampler = te.Gibbs(sweeps=600, burn_in=100, temperature=T_GRID, chains=32)
+    est = (te.FiniteNudge(sampler, beta, rao_blackwell="conditional")
+           if estimator == "finite-nudge"
+           else te.PathIntegral(sampler, beta, nodes=3, rao_blackwell="conditional"))
     assert max_z(est(net, cost, x, y, generator=generator(13)), ref) < Z
 
 
@@ -154,8 +181,10 @@ def test_continuous_gibbs_refuses_what_it_cannot_sample():
     with pytest.raises(TypeError, match="SquaredError"):
         te.Gibbs(sweeps=3, burn_in=1, temperature=0.1).run(net, te.CrossEntropy(), x,
                                                              torch.eye(2)[y], 0.5)
-    with pytest.raises(ValueError, match="one Rao"):
-        te.Langevin(rao_blackwell=True, conditional=True)
+    with pytest.raises(ValueError, match="Monte-Carlo"):
+        te.FiniteNudge(te.Relaxation(), rao_blackwell="conditional")
+    with pytest.raises(ValueError, match="unknown Rao"):
+        te.FiniteNudge(te.Gibbs(), rao_blackwell="both")
 
 
 def test_conditional_settings_are_validated():

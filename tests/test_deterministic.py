@@ -108,4 +108,4 @@ def test_apply_writes_grads_for_any_optimizer():
     before = net.weights[0].detach().clone()
     g.apply_(net)
     opt.step()
-    torch.testing.assert_close(net.weights[0].detach(), before - 0.1 * g["weights.0"])
+    torch.testing.assert_close(net.weights[0].detach(), before - 0.1 * g["dense_x_s1.weight"])

@@ -129,8 +129,8 @@ def test_summarise_chains_from_phases_and_from_gradient():
     net, cost, x, y = hopfield_problem(batch=3, seed=0)
     lang = te.Langevin(step_size=0.2, steps=80, burn_in=20, temperature=0.05, chains=4,
                        metropolis=True)
-    rec = dg.PhaseRecorder(lang)
-    g = te.FiniteNudge(rec.sampler, 0.5)(net, cost, x, y, generator=generator(0))
+    rec = dg.PhaseRecorder(te.FiniteNudge(lang, 0.5))
+    g = rec(net, cost, x, y, generator=generator(0))
     ds = dg.summarise_chains(rec)
     _is_diagnostic(ds, "nudge")
     assert list(ds["nudge"].values) == [0.0, 0.5]

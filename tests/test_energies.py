@@ -56,10 +56,22 @@ def test_param_grad_matches_autograd(make, float64):
 def test_parameter_layout_and_dtype(float64):
     net = te.LayeredHopfield([7, 5, 3])
     names = dict(net.named_parameters())
-    assert list(names) == ["weights.0", "weights.1", "biases.0", "biases.1"]
-    assert names["weights.0"].shape == (7, 5) and names["biases.1"].shape == (3,)
+    assert list(names) == ["dense_x_s1.weight", "dense_s1_s2.weight", "bias_s1.bias",
+                           "bias_s2.bias"]
+    assert names["dense_x_s1.weight"].shape == (7, 5) and names["bias_s2.bias"].shape == (3,)
+    assert net.weights[1] is names["dense_s1_s2.weight"]
     assert net.dtype == torch.float64
     assert net.energy(torch.randn(2, 7), net.init_state((2,))).dtype == torch.float64
+
+
+def test_checkpoints_of_0_1_load_through_the_legacy_names(float64):
+    net = te.LayeredHopfield([7, 5, 3])
+    old = {f"weights.{i}": torch.randn_like(w) for i, w in enumerate(net.weights)}
+    old.update({f"biases.{i}": torch.randn_like(b) for i, b in enumerate(net.biases)})
+    net.load_state_dict(old)
+    for i, w in enumerate(net.weights):
+        torch.testing.assert_close(w.detach(), old[f"weights.{i}"])
+    torch.testing.assert_close(net.biases[1].detach(), old["biases.1"])
 
 
 def test_default_float32():
@@ -69,34 +81,35 @@ def test_default_float32():
 
 def test_blocks_are_conditionally_independent():
     bm = te.LayeredBoltzmann([3, 4, 5, 6, 2])
-    assert bm.blocks == ((0, 2), (1, 3))
+    assert bm.layer_blocks == ((0, 2), (1, 3))
+    assert [[p.layer for p in block] for block in bm.blocks] == [[0, 2], [1, 3]]
     # layers in one block never share a weight matrix
-    for block in bm.blocks:
+    for block in bm.layer_blocks:
         for i in block:
             assert i + 1 not in block and i - 1 not in block
 
 
 def test_hardsigmoid_projection_keeps_minimisers_in_box():
     net = te.LayeredHopfield([3, 4, 2], "hardsigmoid")
-    assert net.state_bounds == (0.0, 1.0)
+    unit = net.free_layers[0].unit
+    assert unit.box == (0.0, 1.0)
     t = torch.tensor([-0.5, 0.3, 1.7])
-    assert torch.equal(net.project(0, t), torch.tensor([0.0, 0.3, 1.0]))
+    assert torch.equal(unit.project(t), torch.tensor([0.0, 0.3, 1.0]))
 
 
-def test_input_drive_cache_follows_inputs_and_parameters():
+def test_input_drive_is_computed_once_per_batch():
+    """The part of each field that depends on x alone (x W_1 + b_1) is cached by the batch's
+    target without autograd, and recomputed with it (a differentiable relaxation)."""
     net = te.LayeredHopfield([4, 3, 2])
+    x = torch.randn(5, 4)
+    target = te.Target.of(net, te.SquaredError(), x, torch.tensor([0, 1, 0, 1, 1]))
     with torch.no_grad():
-        x = torch.randn(5, 4)
-        d1 = net.input_drive(x)
-        assert net.input_drive(x) is d1  # same batch, same weights: reused
-        x2 = torch.randn(5, 4)
-        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
-        net.weights[0].add_(1.0)  # an optimizer step changes the version counter
-        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
-        x2.mul_(2.0)
-        torch.testing.assert_close(net.input_drive(x2), x2 @ net.weights[0] + net.biases[0])
-    d = net.input_drive(x2)  # with autograd: never cached, carries the graph
-    assert d.requires_grad
+        d1 = target.constant_fields()
+        assert target.at(0.5).constant_fields() is d1  # another phase of the batch: reused
+        torch.testing.assert_close(d1[0], x @ net.weights[0] + net.biases[0])
+        assert d1[1] is not None  # the output's bias
+    d = target.constant_fields()  # with autograd: never cached, carries the graph
+    assert d[0].requires_grad
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid4", "hardsigmoid"])
@@ -116,11 +129,13 @@ def test_prototypical_relaxation_reaches_sigma_of_field(activation, float64):
         assert (b <= a + 1e-12).all()
     s, residual, _ = te.Relaxation(steps=3000, tol=1e-12).settle(net, cost, x, y, 0.0)
     assert float(residual.max()) < 1e-12
+    grads = net.state_grad(x, s)
     for i, t in enumerate(s):
-        sigma = net.descent_step(i, t, None, net.layer_field(x, s, i), 1.0, None)
+        unit = net.free_layers[i].unit
+        sigma = unit.project(unit.minimiser(net.field(x, s, i)))
         torch.testing.assert_close(t, sigma)
         if activation != "hardsigmoid":  # (pinned hard-sigmoid units have ∂E/∂s ≠ 0)
-            torch.testing.assert_close(net.layer_grad(x, s, i), torch.zeros_like(t))
+            torch.testing.assert_close(grads[i], torch.zeros_like(t))
 
 
 def test_prototypical_smooth_units_refuse_langevin():
@@ -128,6 +143,6 @@ def test_prototypical_smooth_units_refuse_langevin():
     with pytest.raises(TypeError, match="cannot respect"):
         te.Langevin(steps=2, burn_in=0).run(net, te.SquaredError(), torch.randn(2, 3),
                                             torch.tensor([0, 1]), 0.0)
-    with pytest.raises(TypeError, match="cannot sample it"):
+    with pytest.raises(TypeError, match="cannot respect"):
         te.NUTS(steps=2, burn_in=0).run(net, te.SquaredError(), torch.randn(2, 3),
                                         torch.tensor([0, 1]), 0.0)

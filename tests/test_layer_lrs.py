@@ -14,20 +14,23 @@ QUICK = dict(limit_train=200, limit_test=50, batch_size=50)
 
 def test_groups_follow_the_layers_then_the_readout():
     torch.manual_seed(0)
-    params = trainables(PrototypicalHopfield([6, 5, 4], "tanh"), SoftmaxReadout(4, 3))
-    groups = layer_groups(params, (0.3, 0.2, 0.1))
+    model = PrototypicalHopfield([6, 5, 4], "tanh")
+    params = trainables(model, SoftmaxReadout(4, 3))
+    groups = layer_groups(model, params, (0.3, 0.2, 0.1))
     assert [g["lr"] for g in groups] == [0.3, 0.2, 0.1]
     named = [{k for k, p in params.items() if any(p is q for q in g["params"])} for g in groups]
-    assert named == [{"weights.0", "biases.0"}, {"weights.1", "biases.1"},
+    assert named == [{"dense_x_s1.weight", "bias_s1.bias"},
+                     {"dense_s1_s2.weight", "bias_s2.bias"},
                      {"readout.weight", "readout.bias"}]
-    assert layer_groups(params, None) == list(params.values())
+    assert layer_groups(model, params, None) == list(params.values())
 
 
 @pytest.mark.parametrize("lrs", [(0.1,), (0.1, 0.1, 0.1, 0.1)])
 def test_wrong_count_is_refused(lrs):
-    params = trainables(PrototypicalHopfield([6, 5, 4], "tanh"), SoftmaxReadout(4, 3))
+    model = PrototypicalHopfield([6, 5, 4], "tanh")
+    params = trainables(model, SoftmaxReadout(4, 3))
     with pytest.raises(ValueError, match="needs 3 learning rates"):
-        layer_groups(params, lrs)
+        layer_groups(model, params, lrs)
 
 
 def test_built_optimizer_uses_each_rate_and_the_schedule_decays_each_group():

@@ -18,39 +18,39 @@ from tests.problems import gaussian_problem, generator, hopfield_problem, max_z
 Z = 5.0
 
 
-def _reference_mean(energy, m, var, times=None):
+def _reference_mean(unit, m, var, times=None):
     x, w = np.polynomial.hermite.hermgauss(250)
     out = 0.0
     for xi, wi in zip(x, w, strict=True):
         u = m + math.sqrt(2 * var) * xi
-        out = out + wi / math.sqrt(math.pi) * energy.rho(u) * (1.0 if times is None else times(u))
+        out = out + wi / math.sqrt(math.pi) * unit.rho(u) * (1.0 if times is None else times(u))
     return out
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid4"])
 @pytest.mark.parametrize("var", [8e-4, 8e-3, 0.3])
 def test_gaussian_expectations_of_rho(activation, var, float64):
-    net = te.LayeredHopfield([3, 4, 2], activation)
+    unit = te.LayeredHopfield([3, 4, 2], activation).free_layers[0].unit
     m = torch.linspace(-30, 30, 301)
     sq = lambda u: 0.5 * (u - 0.3) ** 2  # noqa: E731
-    torch.testing.assert_close(net.gaussian_mean(0, m, var), _reference_mean(net, m, var),
+    torch.testing.assert_close(unit.gaussian_mean(m, var), _reference_mean(unit, m, var),
                                atol=1e-7, rtol=0)
-    torch.testing.assert_close(net.gaussian_mean(0, m, var, sq),
-                               _reference_mean(net, m, var, sq), atol=1e-7, rtol=1e-7)
+    torch.testing.assert_close(unit.gaussian_mean(m, var, sq),
+                               _reference_mean(unit, m, var, sq), atol=1e-7, rtol=1e-7)
 
 
 def test_rao_blackwellised_finite_nudge_on_gaussian(float64):
     energy, cost, x, y = gaussian_problem(seed=2)
-    sampler = te.Langevin(step_size=0.05, steps=700, burn_in=200, temperature=0.5, chains=64,
-                          rao_blackwell=True)
-    g = te.FiniteNudge(sampler, beta=1.0)(energy, cost, x, y, generator=generator(2))
+    sampler = te.Langevin(step_size=0.05, steps=700, burn_in=200, temperature=0.5, chains=64)
+    g = te.FiniteNudge(sampler, beta=1.0, rao_blackwell="step")(energy, cost, x, y,
+                                                              generator=generator(2))
     ref = te.gaussian_grad_L(energy, cost, x, y, beta=1.0, temperature=0.5)
     assert max_z(g, ref) < Z
 
 
 def _agree_and_shrink(energy, cost, x, y, make, estimator, seed):
-    plain = estimator(make(False))(energy, cost, x, y, generator=generator(seed))
-    rb = estimator(make(True))(energy, cost, x, y, generator=generator(seed + 1))
+    plain = estimator(make(), None)(energy, cost, x, y, generator=generator(seed))
+    rb = estimator(make(), "step")(energy, cost, x, y, generator=generator(seed + 1))
     for k in plain:
         se = torch.sqrt(plain.stats["se"][k] ** 2 + rb.stats["se"][k] ** 2)
         z = float(((plain[k] - rb[k]).abs() / se.clamp_min(1e-12)).max())
@@ -63,34 +63,35 @@ def _agree_and_shrink(energy, cost, x, y, make, estimator, seed):
 def test_rao_blackwellised_path_integral_agrees_with_plain_ula_on_gaussian(float64):
     energy, cost, x, y = gaussian_problem(seed=4)
 
-    def make(rb):
-        return te.Langevin(step_size=0.05, steps=400, burn_in=100, temperature=1.0, chains=64,
-                           rao_blackwell=rb)
+    def make():
+        return te.Langevin(step_size=0.05, steps=400, burn_in=100, temperature=1.0, chains=64)
 
-    ratio = _agree_and_shrink(energy, cost, x, y, make,
-                              lambda s: te.PathIntegral(s, beta=1.0, nodes=3), seed=4)
+    ratio = _agree_and_shrink(
+        energy, cost, x, y, make,
+        lambda s, rb: te.PathIntegral(s, beta=1.0, nodes=3, rao_blackwell=rb), seed=4)
     assert ratio < 1.0
 
 
 def test_rao_blackwellised_path_integral_agrees_with_plain_ula_on_hopfield(float64):
     net, cost, x, y = hopfield_problem(sizes=(5, 6, 4, 3), seed=1)
 
-    def make(rb):
-        return te.Langevin(step_size=0.2, steps=150, burn_in=50, temperature=0.01, chains=64,
-                           rao_blackwell=rb)
+    def make():
+        return te.Langevin(step_size=0.2, steps=150, burn_in=50, temperature=0.01, chains=64)
 
-    ratio = _agree_and_shrink(net, cost, x, y, make,
-                              lambda s: te.PathIntegral(s, beta=1.0, nodes=2), seed=7)
+    ratio = _agree_and_shrink(
+        net, cost, x, y, make,
+        lambda s, rb: te.PathIntegral(s, beta=1.0, nodes=2, rao_blackwell=rb), seed=7)
     assert ratio < 0.8  # the fresh noise (2ηT of the ≈ T/(1 − η/2) per unit) is averaged out
 
 
 def test_rao_blackwell_needs_ula_smooth_units_and_squared_error(float64):
     with pytest.raises(ValueError, match="ULA"):
-        te.Langevin(metropolis=True, rao_blackwell=True)
+        te.FiniteNudge(te.Langevin(metropolis=True), rao_blackwell="step")
     net, cost, x, y = hopfield_problem(activation="hardsigmoid")
-    sampler = te.Langevin(steps=5, burn_in=1, temperature=0.1, chains=2, rao_blackwell=True)
+    est = te.FiniteNudge(te.Langevin(steps=5, burn_in=1, temperature=0.1, chains=2),
+                         rao_blackwell="step")
     with pytest.raises(ValueError, match="smooth activation"):
-        sampler.run(net, cost, x, y, 0.0)
+        est(net, cost, x, y)
     net, _, x, y = hopfield_problem()
     with pytest.raises(TypeError, match="SquaredError"):
-        sampler.run(net, te.CrossEntropy(), x, y, 0.0)
+        est(net, te.CrossEntropy(), x, y)

@@ -6,18 +6,34 @@
     g = est(net, te.SquaredError(), x, y)   # estimate of ∇θ L_β, L_β = J_β / β
     g.apply_(net); optimizer.step()
 
-Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β − F_0).
+An energy is layers plus interactions (``te.Energy([te.Input("x", 784), te.Layer("h", 256,
+"tanh"), ...], [te.Dense(...), te.Bias(...), ...])``); samplers produce states; estimators
+observe them. Signs and conventions: docs/design.md (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β − F_0).
 """
 
-from . import checkpoints, schedules
+from . import checkpoints, observers, schedules
 from .costs import COSTS, CrossEntropy, SoftmaxReadout, SquaredError
 from .energies import (
     ENERGIES,
+    INTERACTIONS,
+    UNITS,
+    Bias,
+    Conv2d,
+    Dense,
+    Energy,
     GaussianEnergy,
+    Input,
+    Interaction,
+    Lateral,
+    Layer,
     LayeredBoltzmann,
     LayeredHopfield,
+    ModernHopfield,
     PrototypicalHopfield,
+    Quadratic,
     UnitDropout,
+    lattice,
+    ring,
 )
 from .objectives import (
     ESTIMATORS,
@@ -36,16 +52,19 @@ from .objectives import (
     gaussian_grad_L,
     implicit_grad,
 )
-from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, exact
+from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, Target, exact, sample
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "AdaptiveHybrid", "Backprop", "Centered",
-    "ContrastiveLearning", "CoupledLearning", "CrossEntropy", "FiniteNudge", "GaussianEnergy",
-    "Gibbs", "Gradient", "HMC", "HigherOrder", "Hybrid", "Langevin", "LayeredBoltzmann",
-    "LayeredHopfield", "NUTS", "OneSided", "PathIntegral", "PrototypicalHopfield", "Relaxation",
-    "SoftmaxReadout", "SquaredError", "UnitDropout",
+    "COSTS", "ENERGIES", "ESTIMATORS", "INTERACTIONS", "SAMPLERS", "UNITS", "AdaptiveHybrid",
+    "Backprop", "Bias", "Centered", "ContrastiveLearning", "Conv2d", "CoupledLearning",
+    "CrossEntropy", "Dense", "Energy", "FiniteNudge", "GaussianEnergy", "Gibbs", "Gradient",
+    "HMC", "HigherOrder", "Hybrid", "Input", "Interaction", "Langevin", "Lateral", "Layer",
+    "LayeredBoltzmann", "LayeredHopfield", "ModernHopfield", "NUTS", "OneSided", "PathIntegral",
+    "PrototypicalHopfield", "Quadratic", "Relaxation", "SoftmaxReadout", "SquaredError",
+    "Target", "UnitDropout",
     "__version__",
-    "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "schedules",
+    "bptt_grad", "checkpoints", "exact", "gaussian_grad_L", "implicit_grad", "lattice",
+    "observers", "ring", "sample", "schedules",
 ]

@@ -64,12 +64,19 @@ class Cost:
         """Σ over the batch (and chains) of ∂ℓ/∂φ at ``out``; empty without parameters."""
         return {}
 
-    def flip_delta(self, out: Tensor, y: Tensor) -> Tensor:
-        """ℓ(s_i = 1) − ℓ(s_i = 0) per output unit, for exact Gibbs conditionals."""
+    def quadratic_terms(self, y: Tensor) -> tuple[float, Tensor]:
+        """(κ, λ) with ℓ(s_L, y) = Σ_k (½κ s_k² − λ_k s_k) + const, for costs that are
+        quadratic and separable over the output units: what block Gibbs and the step
+        Rao–Blackwellisation need."""
         raise TypeError(
-            f"{type(self).__name__} is not separable over output units, so block Gibbs cannot "
-            "use it; use SquaredError with binary units"
-        )
+            f"{type(self).__name__} is not quadratic and separable over the output units, so "
+            "the output layer's law given its field has no closed form (block Gibbs, "
+            "Rao–Blackwellised ULA); use SquaredError")
+
+    def unit_values(self, out: Tensor, y: Tensor) -> Tensor:
+        """ℓ_k per output unit for a separable cost (ℓ = Σ_k ℓ_k)."""
+        self.quadratic_terms(y)  # raises for a cost that is not separable
+        raise NotImplementedError
 
     def __call__(self, out: Tensor, y: Tensor) -> Tensor:
         return self.value(out, y)
@@ -79,7 +86,7 @@ class Cost:
 
 
 class SquaredError(Cost):
-    """ℓ = ½‖s_L − y‖²; ∂ℓ/∂s_L = s_L − y; for binary units ℓ(1) − ℓ(0) = ½ − y."""
+    """ℓ = ½‖s_L − y‖²; ∂ℓ/∂s_L = s_L − y; quadratic and separable (κ = 1, λ = y)."""
 
     separable = True
     curvature = 1.0
@@ -90,8 +97,11 @@ class SquaredError(Cost):
     def grad(self, out, y):
         return out - y
 
-    def flip_delta(self, out, y):
-        return (0.5 - y).expand_as(out)
+    def quadratic_terms(self, y):
+        return 1.0, y
+
+    def unit_values(self, out, y):
+        return 0.5 * (out - y) ** 2
 
 
 class CrossEntropy(Cost):

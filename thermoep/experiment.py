@@ -249,18 +249,20 @@ def make_sampler(cfg: TrainConfig):
     if cfg.sampler in ("langevin", "mala"):
         return Langevin(step_size=cfg.step_size, steps=cfg.steps, burn_in=cfg.burn_in,
                         temperature=cfg.temperature, metropolis=cfg.sampler == "mala",
-                        chains=cfg.chains, coupled=cfg.coupled,
-                        rao_blackwell=cfg.rao_blackwell, conditional=cfg.conditional)
+                        chains=cfg.chains, coupled=cfg.coupled)
     return Gibbs(sweeps=cfg.steps, burn_in=cfg.burn_in, temperature=cfg.temperature,
-                 chains=cfg.chains, coupled=cfg.coupled, conditional=cfg.conditional)
+                 chains=cfg.chains, coupled=cfg.coupled)
 
 
 def make_estimator(cfg: TrainConfig, sampler):
     cls = ESTIMATORS[cfg.estimator]
+    rb = "step" if cfg.rao_blackwell else "conditional" if cfg.conditional else None
     if cfg.estimator == "path-integral":
-        est = cls(sampler, cfg.beta, nodes=cfg.nodes)
+        est = cls(sampler, cfg.beta, nodes=cfg.nodes, rao_blackwell=rb)
     elif cfg.estimator == "backprop":
         return cls(sampler)
+    elif rb is not None:
+        est = cls(sampler, cfg.beta, rao_blackwell=rb)
     else:
         est = cls(sampler, cfg.beta)
     est.seed(cfg.seed)
@@ -305,7 +307,7 @@ def build(cfg: TrainConfig):
     cost = cost.to(device) if readout else cost
     sampler = make_sampler(cfg)
     estimator = make_estimator(cfg, sampler)
-    params = layer_groups(trainables(model, cost), cfg.layer_lrs)
+    params = layer_groups(model, trainables(model, cost), cfg.layer_lrs)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
@@ -321,30 +323,37 @@ def build(cfg: TrainConfig):
     return data, model, cost, estimator, opt, sched, sampler, gen
 
 
-def layer_groups(params: dict[str, torch.nn.Parameter],
+def layer_groups(model, params: dict[str, torch.nn.Parameter],
                  layer_lrs: tuple[float, ...] | None) -> list:
     """Optimizer parameter groups: all parameters in one group (``layer_lrs`` None), else one
-    group per weight matrix ``weights.l`` with the biases ``biases.l`` of the layer it feeds, in
-    order from the input, then the read-out's parameters (``readout.*``), each with its own
-    learning rate (the per-layer rates of Laborieux et al. 2021)."""
+    group per free layer, in order from the input, holding the parameters of the terms whose
+    deepest layer it is (the weight matrix feeding it and its biases, for a layered network),
+    then the read-out's parameters (``readout.*``), each with its own learning rate (the
+    per-layer rates of Laborieux et al. 2021)."""
     if layer_lrs is None:
         return list(params.values())
-    layers = sorted({int(k.split(".")[1]) for k in params if k.startswith("weights.")})
-    names = [[f"weights.{i}", f"biases.{i}"] for i in layers]
+    by_layer: dict[int, list[str]] = {}
+    for key, _term, names in model.terms():
+        deepest = max(model.free_index(n) for n in names if not
+                      model.all_layers[model._index[n]].clamped)
+        by_layer.setdefault(deepest, []).append(key)
+    names = [[k for k in params if k.split(".")[0] in keys]
+             for _, keys in sorted(by_layer.items())]
+    names = [group for group in names if group]
     readout = [k for k in params if k.startswith("readout.")]
     if readout:
         names.append(readout)
     if len(layer_lrs) != len(names):
         raise ValueError(
-            f"--layer-lrs needs {len(names)} learning rates ({len(layers)} weight matrices"
+            f"layer_lrs needs {len(names)} learning rates (one per layer with parameters"
             f"{' and the read-out' if readout else ''}), got {len(layer_lrs)}: "
             f"{list(layer_lrs)}")
-    groups = [{"params": [params[k] for k in group if k in params], "lr": lr}
+    groups = [{"params": [params[k] for k in group], "lr": lr}
               for group, lr in zip(names, layer_lrs, strict=True)]
     covered = {id(p) for g in groups for p in g["params"]}
     missing = [k for k, p in params.items() if id(p) not in covered]
     if missing:
-        raise ValueError(f"--layer-lrs: no layer holds the parameters {missing}")
+        raise ValueError(f"layer_lrs: no layer holds the parameters {missing}")
     return groups
 
 

@@ -42,7 +42,7 @@ def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 50
         for i in range(0, n, batch_size):
             xb = x[i:i + batch_size].to(device=dev, dtype=dt)
             yb = y[i:i + batch_size].to(dev)
-            yt = cost.target(yb, model.layer_sizes[-1], dtype=dt, device=dev)
+            yt = cost.target(yb, model.layer_sizes[model.output], dtype=dt, device=dev)
             phase = sampler.run(model, cost, xb, yt, 0.0, generator=generator)
             correct += int((cost.predict(phase.output).argmax(-1) == yb).sum())
             total_cost += float(cost.value(phase.output, yt).sum()) if sampler.deterministic \

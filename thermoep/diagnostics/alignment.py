@@ -48,7 +48,7 @@ def default_estimators(energy, *, sampler=None, relaxation=None, nodes: int = 4,
     path-integral) the Monte-Carlo ``sampler``; either falls back on the other."""
     if sampler is None and relaxation is None:
         raise ValueError("default_estimators needs a sampler, a relaxation or both")
-    if energy.binary:
+    if energy.discrete:
         relaxation = None
     det = relaxation if relaxation is not None else sampler
     mc = sampler if sampler is not None else relaxation
@@ -92,7 +92,7 @@ def gradient_alignment(energy, cost, x, y, betas: Sequence[float], *,
     betas = _betas(betas)
     factories = _factories(energy, estimators, sampler, relaxation, nodes)
     first = factories[next(iter(factories))](betas[0])
-    T = float(first.temperature) if energy.binary else 0.0
+    T = float(first.temperature) if energy.discrete else 0.0
     sup = supervised_gradient(energy, cost, x, y, temperature=T,
                               relaxation=supervised_relaxation)
     names = list(factories)
@@ -152,7 +152,7 @@ def alignment_over_training(checkpoint_paths: Sequence[str | Path], *, batch: in
     records = []
     for p in paths:
         m = load_model(p)
-        if m.model.binary:
+        if m.model.discrete:
             raise ValueError(f"{p}: BPTT needs continuous units; the run used binary units")
         b = abs(float(m.config.beta)) if beta is None else abs(float(beta))
         relax = relaxation if relaxation is not None else m.relaxation

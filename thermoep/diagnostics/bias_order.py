@@ -57,7 +57,7 @@ def bias_order(energy, cost, x, y, betas: Sequence[float], *,
 
     betas = _betas(betas)
     if sampler is None:
-        if energy.binary:
+        if energy.discrete:
             raise ValueError("bias_order on a binary model needs a Monte-Carlo sampler (Gibbs)")
         sampler = Relaxation(steps=5000, step_size=0.5, tol=1e-13)
     relaxation = sampler if getattr(sampler, "deterministic", False) else None

@@ -175,11 +175,11 @@ def chain_diagnostics(energy, cost, x, y, sampler, betas: Sequence[float], *,
                          f"{sorted(k for k in ESTIMATORS if k != 'backprop')}")
     parts = []
     for beta in betas:
-        rec = PhaseRecorder(sampler)
         cls = ESTIMATORS[estimator]
-        est = cls(rec.sampler, beta, nodes=nodes) if estimator == "path-integral" else \
-            cls(rec.sampler, beta)
-        est(energy, cost, x, y, generator=generator)
+        est = cls(sampler, beta, nodes=nodes) if estimator == "path-integral" else \
+            cls(sampler, beta)
+        rec = PhaseRecorder(est)
+        rec(energy, cost, x, y, generator=generator)
         nudges, rows = _from_phases(rec.phases, max_lag)
         labels = ["free" if b == 0.0 else f"nudge{i}" for i, b in enumerate(nudges)]
         part = _dataset(labels, nudges, rows, max_lag)

@@ -26,6 +26,7 @@ import xarray as xr
 from torch.func import jvp, vjp
 
 from .. import _checks
+from ..objectives.references import frozen
 from ..samplers.base import prepare
 from ..samplers.relax import Relaxation
 from .checkpoints import load_model
@@ -38,12 +39,11 @@ def relaxation_map(energy, cost, x, y, relaxation: Relaxation):
     """F on flattened states ``[B, N]``: one full relaxation step at b = 0."""
     one = copy.copy(relaxation)
     one.tol = 0.0  # a single step: no early-stopping test (and no .item() under torch.func)
-    sizes = list(energy.layer_sizes)
 
     def F(flat: torch.Tensor) -> torch.Tensor:
-        parts = tuple(torch.split(flat, sizes, -1))
-        new, _, _ = one.settle(energy, cost, x, y, 0.0, init=parts, steps=1)
-        return torch.cat(new, -1)
+        new, _, _ = one.settle(energy, cost, x, y, 0.0, init=energy.unflatten_state(flat),
+                               steps=1)
+        return energy.flatten_state(new)
 
     return F
 
@@ -79,13 +79,14 @@ def lipschitz_constant(energy, cost, x, y, relaxation: Relaxation | None = None,
                         f"{type(relaxation).__name__}")
     iters = _checks.positive_int("iters", iters)
     x, y = prepare(energy, cost, x, y)
-    with torch.no_grad():
-        s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
-    point = torch.cat(s, -1).detach()
-    if generator is None:
-        generator = torch.Generator(device=point.device).manual_seed(0)
-    sigma = _power_iteration(relaxation_map(energy, cost, x, y, relaxation), point, iters,
-                             generator)
+    with frozen(energy):  # one effective weight for every map evaluation (spectral norm)
+        with torch.no_grad():
+            s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
+        point = energy.flatten_state(s).detach()
+        if generator is None:
+            generator = torch.Generator(device=point.device).manual_seed(0)
+        sigma = _power_iteration(relaxation_map(energy, cost, x, y, relaxation), point, iters,
+                                 generator)
     L = sigma.cpu().double().numpy()
     ds = xr.Dataset({"lipschitz": ("sample", L),
                      "residual": ("sample", residual.detach().cpu().double().numpy()),

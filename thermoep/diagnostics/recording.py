@@ -1,31 +1,31 @@
 """Record the phases an estimator runs, with per-chain time averages of the output layer.
 
-An estimator's ``Phase`` keeps the chain-averaged prediction E_b[s_L] (``[B, n]``), but the SNR of
-seed ep-without-limits Fig. 1B needs the spread of Δs *between chains*, i.e. the per-chain time
-average
+An estimator's free phase keeps the chain-averaged prediction E_b[s_L] (``[B, n]``), but the SNR
+of seed ep-without-limits Fig. 1B needs the spread of Δs *between chains*, i.e. the per-chain
+time average
 
     s̄_{L,c} = (1/S) Σ_{t kept} s_{L,c}(t),   shape [C, B, n],
 
-over exactly the samples the sampler keeps (t ≥ burn_in, every ``thin``-th). :class:`PhaseRecorder`
-wraps a *copy* of a sampler so that every ``run`` it serves — called by the estimator itself, so
-warm starts and common random numbers (``coupled=True``, objectives/base.py ``_phases``) follow the
-same path as in training — is recorded together with these per-chain averages. It hooks the
-sampler's Markov-chain loop (``MonteCarloSampler._run``: one call of ``step`` per step, in order)
-and leaves the original sampler untouched. For the deterministic relaxation the single "chain" is
-the fixed point itself: ``[1, B, n]``.
+over exactly the states the sampler keeps. :class:`PhaseRecorder` runs an estimator with two
+extra observers in every phase (``OutputMean(per_chain=True)`` and ``EnergyTrace``), so warm
+starts and common random numbers follow the same path as in training, and keeps every phase with
+these averages. For the deterministic relaxation the single "chain" is the fixed point itself:
+``[1, B, n]``.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ..observers import EnergyTrace, OutputMean
 from ..samplers.base import Phase
 
 __all__ = ["PhaseRecorder", "RecordedPhase"]
+
+_CHAINS = "output_chains"
 
 
 @dataclass
@@ -38,50 +38,35 @@ class RecordedPhase:
 
 
 class PhaseRecorder:
-    """``rec = PhaseRecorder(sampler)``; build the estimator on ``rec.sampler``; call it; read
-    ``rec.phases`` (in run order, free phase first) and ``rec.by_nudge()``."""
+    """``rec = PhaseRecorder(estimator)``; ``g = rec(energy, cost, x, y, generator=g)``; read
+    ``rec.phases`` (in run order, free phase first) and ``rec.delta(beta)``."""
 
-    def __init__(self, sampler) -> None:
-        if not hasattr(sampler, "run"):
-            raise TypeError(f"sampler must be a thermoep sampler, got {type(sampler).__name__}")
-        self.sampler = copy.copy(sampler)
-        self.deterministic = bool(getattr(sampler, "deterministic", False))
+    def __init__(self, estimator) -> None:
+        if not callable(estimator) or not hasattr(estimator, "sampler"):
+            raise TypeError(f"PhaseRecorder records a thermoep estimator, got "
+                            f"{type(estimator).__name__}")
+        self.estimator = estimator
+        self.deterministic = bool(getattr(estimator.sampler, "deterministic", False))
         self.phases: list[RecordedPhase] = []
-        self._sum: Tensor | None = None
-        self._count = 0
-        run = self.sampler.run  # bound to the copy
 
-        def recording_run(energy, cost, x, y, nudge, **kwargs) -> Phase:
-            self._sum, self._count = None, 0
-            phase = run(energy, cost, x, y, nudge, **kwargs)
-            if self.deterministic or self._count == 0:
-                out = phase.output.detach().unsqueeze(0)
-            else:
-                out = self._sum / self._count
-            self.phases.append(RecordedPhase(float(nudge), phase, out))
-            return phase
+    @staticmethod
+    def _observers():
+        return [OutputMean(per_chain=True, name=_CHAINS), EnergyTrace()]
 
-        self.sampler.run = recording_run
-        if not self.deterministic:
-            inner = self.sampler._run
-            burn_in, thin = int(self.sampler.burn_in), int(self.sampler.thin)
+    def __call__(self, energy, cost, x, y, *, generator=None):
+        previous = self.estimator.extra_observers
+        self.estimator.extra_observers = self._observers
+        try:
+            g = self.estimator(energy, cost, x, y, generator=generator)
+        finally:
+            self.estimator.extra_observers = previous
+        for b, phase in (g.phases or {}).items():
+            self.phases.append(RecordedPhase(float(b), phase, phase[_CHAINS]))
+        return g
 
-            def recording_loop(energy, cost, x, y, nudge, state, step, **kwargs) -> Phase:
-                t = 0
-
-                def recording_step(s):
-                    nonlocal t
-                    new = step(s)
-                    if t >= burn_in and (t - burn_in) % thin == 0:
-                        last = new[-1].detach()
-                        self._sum = last.clone() if self._sum is None else self._sum + last
-                        self._count += 1
-                    t += 1
-                    return new
-
-                return inner(energy, cost, x, y, nudge, state, recording_step, **kwargs)
-
-            self.sampler._run = recording_loop
+    @property
+    def sampler(self):
+        return self.estimator.sampler
 
     def clear(self) -> None:
         self.phases = []

@@ -32,7 +32,7 @@ __all__ = ["exact_available", "high_budget", "se_norm", "supervised_gradient", "
 
 def exact_available(energy) -> bool:
     """True for binary models small enough to enumerate (≤ ``exact.MAX_UNITS`` free units)."""
-    return bool(energy.binary) and energy.num_free_units <= exact.MAX_UNITS
+    return bool(energy.discrete) and energy.num_free_units <= exact.MAX_UNITS
 
 
 def se_norm(g: Gradient) -> float:
@@ -46,7 +46,7 @@ def se_norm(g: Gradient) -> float:
 def supervised_gradient(energy, cost, x, y, *, temperature: float = 0.0,
                         relaxation=None) -> Gradient:
     """∇θ of the supervised loss (batch mean): implicit ∇ℓ(s*_0) or exact ∇E_{p_0}[ℓ]."""
-    if not energy.binary:
+    if not energy.discrete:
         return implicit_grad(energy, cost, x, y, relaxation)
     if not exact_available(energy):
         raise ValueError(
@@ -87,7 +87,7 @@ def target_gradient(estimator, energy, cost, x, y, *, budget: int = 8,
                     generator: torch.Generator | None = None) -> Gradient:
     """The quantity ``estimator`` estimates: exact for enumerable binary models, else a
     ``budget``× estimate of the same estimator (``stats["se"]`` holds its standard error)."""
-    if energy.binary and exact_available(energy):
+    if energy.discrete and exact_available(energy):
         T = float(estimator.temperature)
         if isinstance(estimator, PathIntegral):
             g = exact.grad_L(energy, cost, x, y, estimator.beta, T)

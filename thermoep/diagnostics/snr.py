@@ -89,14 +89,14 @@ def state_snr(energy, cost, x, y, sampler, betas: Sequence[float], *,
     betas = _betas(betas)
     rows = []
     for beta in betas:
-        rec = PhaseRecorder(sampler)
-        g = FiniteNudge(rec.sampler, beta)(energy, cost, x, y, generator=generator)
+        rec = PhaseRecorder(FiniteNudge(sampler, beta))
+        g = rec(energy, cost, x, y, generator=generator)
         stats = snr_from_delta(rec.delta(beta), deterministic=rec.deterministic)
         gn = float(g.flat().norm())
         se = se_norm(g)
         stats.update(grad_se=se, grad_norm=gn, grad_rel_se=se / gn if gn > 0 else math.nan)
         rows.append(stats)
-    n_out = energy.layer_sizes[-1]
+    n_out = energy.layer_sizes[energy.output]
     scalars = ("snr", "snr_debiased", "signal", "noise", "delta_norm", "grad_se", "grad_norm",
                "grad_rel_se")
     data = {k: ("beta", np.array([r[k] for r in rows], dtype=np.float64)) for k in scalars}

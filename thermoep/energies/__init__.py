@@ -1,15 +1,33 @@
-"""Energies E_θ(s; x): one file per family; the shared layered machinery lives in base.py."""
+"""Energies E_θ(s; x): layers (unit kinds) plus interactions (terms), and the named families
+built on them (one file per concept)."""
 
-from .base import LayeredEnergy, State
 from .boltzmann import LayeredBoltzmann
 from .dropout import UnitDropout
 from .gaussian import GaussianEnergy
 from .hopfield import ACTIVATIONS, LayeredHopfield
+from .interactions import (
+    INTERACTIONS,
+    Bias,
+    Conv2d,
+    Dense,
+    Interaction,
+    Lateral,
+    ModernHopfield,
+    Quadratic,
+    lattice,
+    ring,
+)
+from .layered import LayeredEnergy
+from .layers import Input, Layer
+from .model import BlockPart, Energy, State
 from .prototypical import PROTOTYPICAL_ACTIVATIONS, PrototypicalHopfield
+from .units import UNITS, Unit
 
 ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield,
             "boltzmann": LayeredBoltzmann}
 
-__all__ = ["ACTIVATIONS", "ENERGIES", "GaussianEnergy", "LayeredBoltzmann", "LayeredEnergy",
-           "LayeredHopfield", "PROTOTYPICAL_ACTIVATIONS", "PrototypicalHopfield", "State",
-           "UnitDropout"]
+__all__ = ["ACTIVATIONS", "ENERGIES", "INTERACTIONS", "PROTOTYPICAL_ACTIVATIONS", "UNITS",
+           "Bias", "BlockPart", "Conv2d", "Dense", "Energy", "GaussianEnergy", "Input",
+           "Interaction", "Lateral", "Layer", "LayeredBoltzmann", "LayeredEnergy",
+           "LayeredHopfield", "ModernHopfield", "PrototypicalHopfield", "Quadratic", "State",
+           "Unit", "UnitDropout", "lattice", "ring"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import LayeredEnergy
+from .model import Energy
 
 
 class UnitDropout:
@@ -41,19 +41,23 @@ class UnitDropout:
     def active(self) -> bool:
         return self.p > 0.0
 
-    def sample(self, energy: LayeredEnergy, batch: int,
+    def sample(self, energy: Energy, batch: int,
                generator: torch.Generator | None = None) -> tuple[Tensor | None, ...] | None:
-        """Scales a_l = m_l / (1 − p), ``[batch, n_l]`` per hidden layer, None for the output
+        """Scales a_l = m_l / (1 − p), ``[batch, *shape_l]`` per free layer, None for the output
         (None overall when p = 0)."""
         if not self.active:
             return None
         dev = generator.device if generator is not None else energy.device
         keep = 1.0 - self.p
         scales: list[Tensor | None] = []
-        for n in energy.layer_sizes[:-1]:
-            u = torch.rand(batch, n, generator=generator, device=dev, dtype=energy.dtype)
+        for i, layer in enumerate(energy.free_layers):
+            if i == energy.output:
+                scales.append(None)
+                continue
+            u = torch.rand(batch, *layer.shape, generator=generator, device=dev,
+                           dtype=energy.dtype)
             scales.append(((u < keep).to(energy.dtype) / keep).to(energy.device))
-        return (*scales, None)
+        return tuple(scales)
 
 
 __all__ = ["UnitDropout"]

@@ -1,56 +1,60 @@
 """Quadratic (Gaussian) energy with closed-form Boltzmann moments, the reference for Langevin.
 
-    E(s; x) = ½ sᵀ A s − (x W + b)ᵀ s,   one free layer, A symmetric positive definite (fixed).
+    E(s; x) = ½ sᵀ A s − (x W + b)ᵀ s,   one free layer, A symmetric positive definite (fixed):
 
+linear units (c(s) = ½‖s‖²), a Dense and a Bias term, and a fixed Quadratic term ½sᵀ(A − I)s.
 With ℓ = ½‖s − y‖² the nudged distribution p_b ∝ exp(−(E + bℓ)/T) is Gaussian with precision
-(A + b I)/T and mean μ_b = (A + b I)⁻¹ (x W + b_vec + b y), so every quantity of DESIGN.md §1 has a
-closed form (see :func:`thermoep.objectives.references.gaussian_grad_L`).
+(A + b I)/T and mean μ_b = (A + b I)⁻¹ (x W + b_vec + b y), so every quantity has a closed form
+(see :func:`thermoep.objectives.references.gaussian_grad_L`).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-from .base import LayeredEnergy, State
+from .. import _checks
+from .interactions import Bias, Dense, Quadratic
+from .layers import Input, Layer
+from .model import Energy
 
 
-class GaussianEnergy(LayeredEnergy):
+class GaussianEnergy(Energy):
     """E = ½ sᵀAs − (xW + b)ᵀs with a fixed SPD ``precision`` A of shape [n, n]."""
 
     def __init__(self, sizes, precision: Tensor | None = None, *, init_scale=None):
-        super().__init__(sizes, init_scale=init_scale)
-        if self.num_layers != 1:
-            raise ValueError(f"GaussianEnergy has one free layer: sizes=[n_in, n], got {sizes}")
-        n = self.sizes[1]
+        sizes = _checks.layer_sizes(sizes)
+        if len(sizes) != 2:
+            raise ValueError(f"GaussianEnergy has one free layer: sizes=[n_in, n], got "
+                             f"{list(sizes)}")
+        n_in, n = sizes
         if precision is None:
             precision = torch.eye(n)
-        precision = torch.as_tensor(precision, dtype=self.dtype)
+        precision = torch.as_tensor(precision, dtype=torch.get_default_dtype())
         if precision.shape != (n, n):
-            raise ValueError(f"precision must have shape [{n}, {n}], got {list(precision.shape)}")
+            raise ValueError(f"precision must have shape [{n}, {n}], got "
+                             f"{list(precision.shape)}")
         symmetric = torch.allclose(precision, precision.T)
         if not symmetric or torch.linalg.eigvalsh(precision).min() <= 0:
             raise ValueError("precision must be symmetric positive definite")
+        x, s = Input("x", n_in), Layer("s1", n, "linear")
+        bound = init_scale if init_scale is not None else 1.0 / math.sqrt(n_in)
+        dense = Dense(x, s, init_scale=bound)
+        bias = Bias(s, init_scale=bound)
+        coupling = Quadratic(s, precision - torch.eye(n, dtype=precision.dtype))
+        super().__init__([x, s], [dense, bias, coupling])
+        self.sizes = sizes
         self.register_buffer("precision", precision)
 
-    def rho(self, s: Tensor) -> Tensor:
-        return s
-
-    def rho_prime(self, s: Tensor) -> Tensor:
-        return torch.ones_like(s)
-
-    def self_energy(self, s: Tensor) -> Tensor:
-        return 0.5 * ((s @ self.precision) * s).sum(-1)
-
-    def self_grad(self, s: Tensor) -> Tensor:
-        return s @ self.precision
+    @property
+    def weights(self):
+        return (self.dense_x_s1.weight,)
 
     @property
-    def output_curvature(self) -> float:
-        return float(torch.linalg.eigvalsh(self.precision).min())
-
-    def init_state(self, batch_shape, generator=None) -> State:
-        return (torch.zeros(*batch_shape, self.sizes[1], dtype=self.dtype, device=self.device),)
+    def biases(self):
+        return (self.bias_s1.bias,)
 
     def moments(self, x: Tensor, y: Tensor, nudge: float, temperature: float):
         """Mean ``[B, n]`` and covariance ``[n, n]`` of p_b for ℓ = ½‖s − y‖²."""
@@ -59,5 +63,6 @@ class GaussianEnergy(LayeredEnergy):
         if torch.linalg.eigvalsh(prec).min() <= 0:
             raise ValueError(f"A + b·I is not positive definite for nudge b={nudge}")
         cov = torch.linalg.inv(prec)
-        mean = (self.input_drive(x) + nudge * y) @ cov
+        drive = self.constant_fields(self.check_input(x))[0]
+        mean = (drive + nudge * y) @ cov
         return mean, temperature * cov

@@ -7,6 +7,7 @@ compared side by side with the gradient it approximates, on the same architectur
 from __future__ import annotations
 
 import torch
+from torch.nn.utils import parametrize
 
 from ..costs import trainables
 from ..samplers.relax import Relaxation
@@ -29,15 +30,18 @@ class Backprop(Estimator):
         return []
 
     def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
-        x, y = self._inputs(energy, cost, x, y)
+        target = self._target(energy, cost, x, y)
+        x, y = target.x, target.y
         params = trainables(energy, cost)
-        with torch.enable_grad():
+        L = energy.output
+        # one effective (spectrally normalised) weight per batch, with its autograd graph
+        with parametrize.cached(), torch.enable_grad():
             s, residual, taken = self.sampler.settle(energy, cost, x, y, 0.0)
-            ell = cost.value(s[-1], y)
+            ell = cost.value(s[L], y)
             grads = torch.autograd.grad(ell.mean(), list(params.values()), allow_unused=True)
         out = {k: torch.zeros_like(v) if g is None else g
                for (k, v), g in zip(params.items(), grads, strict=True)}
         stats = {"beta": self.beta, "temperature": 0.0, "free_steps": float(taken),
                  "free_residual": float(residual.max())}
         return Gradient(out, 0, stats, loss=float(ell.detach().mean()),
-                        output=s[-1].detach())
+                        output=s[L].detach())

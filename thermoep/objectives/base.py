@@ -1,10 +1,17 @@
 """Shared machinery of the estimators: run the phases, combine them, report statistics.
 
 An estimator is a finite-difference stencil in the nudge b over phase expectations
-G(b) = E_{p_b}[∂θE] (batch mean): ĝ = Σ_k c_k G(b_k). The free phase (b = 0) always runs first —
-it gives the prediction and the warm start of every nudged phase. With a Monte-Carlo sampler the
-chains are independent replicates, so the same stencil applied per chain gives C independent
-estimates whose spread is the standard error.
+G(b) = E_{p_b}[∂θE] (batch mean): ĝ = Σ_k c_k G(b_k). It runs each phase through the shared
+sampler loop with the observers it needs (:class:`~thermoep.observers.MeanParamGrad` and the
+prediction read-outs; the path integral asks for :class:`~thermoep.observers.CovarianceWithCost`)
+and combines what they observed. The free phase (b = 0) always runs first — it gives the
+prediction and the warm start of every nudged phase. With a Monte-Carlo sampler the chains are
+independent replicates, so the same stencil applied per chain gives C independent estimates
+whose spread is the standard error.
+
+``rao_blackwell``: ``"conditional"`` (average the units of the layers without the output's
+colour over their exact conditional law) or ``"step"`` (average over the Gaussian noise of an
+unadjusted Langevin step); see :mod:`thermoep.observers.smoothing`.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ from collections.abc import Iterator, Mapping
 
 import torch
 from torch import Tensor
+from torch.nn.utils import parametrize
 
 from .. import _checks
 from ..costs import Cost
-from ..energies.base import LayeredEnergy
-from ..samplers.base import Phase, prepare
+from ..energies.model import Energy
+from ..observers import CostMean, CostTrace, MeanParamGrad, OutputMean, smoother
+from ..samplers.base import Phase, Target, prepare
+from ..samplers.loop import sample
 from ..samplers.relax import Relaxation
 from ..schedules import bernoulli
 from .gradient import Gradient
@@ -69,6 +79,10 @@ class StandardErrors(Mapping):
     def scaled(self, factor: float) -> StandardErrors:
         return StandardErrors(self._replicates, self._factor * factor)
 
+    def __repr__(self) -> str:
+        norms = ", ".join(f"{k}: {float(self[k].norm()):.3g}" for k in self)
+        return f"StandardErrors(‖se‖ per parameter: {norms})"
+
 
 def standard_error(replicates: dict[str, Tensor]) -> StandardErrors:
     """Standard error of the mean over the leading (chain) dimension (lazy mapping)."""
@@ -80,17 +94,33 @@ class Estimator:
 
     name = "estimator"
 
-    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None) -> None:
+    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None,
+                 rao_blackwell: str | None = None) -> None:
         self.sampler = Relaxation() if sampler is None else sampler
-        if not hasattr(self.sampler, "run"):
-            raise TypeError(f"sampler must be a thermoep sampler, got {type(sampler).__name__}")
+        if not (hasattr(self.sampler, "init") and hasattr(self.sampler, "step")):
+            raise TypeError(f"sampler must be a thermoep sampler (init and step), got "
+                            f"{type(sampler).__name__}")
         self.beta = _checks.finite_float("beta", beta, allow_zero=False)
         #: optional :class:`~thermoep.schedules.BetaSchedule`; the training loop calls set_epoch
         self.beta_schedule = beta_schedule
+        self.rao_blackwell = rao_blackwell
+        self.smoother = smoother(rao_blackwell)
+        if self.smoother is not None:
+            if self.deterministic:
+                raise ValueError(f"rao_blackwell={rao_blackwell!r} averages Monte-Carlo samples; "
+                                 "the deterministic relaxation has none (use a Monte-Carlo "
+                                 "sampler)")
+            self.smoother.check_sampler(self.sampler)
         #: the estimator's own coin (hybrid choices, random signs of β), kept apart from the
         #: sampler's and the batch order's stream: two strategies trained with the same seed
         #: see the same batches in the same order (common random numbers across strategies)
         self.rng = torch.Generator().manual_seed(0)
+        #: () -> extra observers for every phase (diagnostics: energy traces, per-chain outputs)
+        self.extra_observers = None
+
+    @property
+    def deterministic(self) -> bool:
+        return bool(getattr(self.sampler, "deterministic", False))
 
     def seed(self, seed: int) -> None:
         """Seed the estimator's own coin (:attr:`rng`)."""
@@ -121,7 +151,8 @@ class Estimator:
             self.beta = abs(self.beta) * (1.0 if bernoulli(0.5, self.rng) else -1.0)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(sampler={self.sampler!r}, beta={self.beta})"
+        rb = "" if self.rao_blackwell is None else f", rao_blackwell={self.rao_blackwell!r}"
+        return f"{type(self).__name__}(sampler={self.sampler!r}, beta={self.beta}{rb})"
 
     @property
     def temperature(self) -> float:
@@ -131,20 +162,35 @@ class Estimator:
         """[(b_k, c_k)]: the estimate is Σ_k c_k G(b_k). b = 0 may appear with its weight."""
         raise NotImplementedError
 
-    def _inputs(self, energy: LayeredEnergy, cost: Cost, x, y):
-        if not isinstance(energy, LayeredEnergy):
-            raise TypeError(f"energy must be a thermoep energy, got {type(energy).__name__}")
+    # -- running phases ---------------------------------------------------------------------------
+    def _target(self, energy: Energy, cost: Cost, x, y) -> Target:
+        if not isinstance(energy, Energy):
+            raise TypeError(f"energy must be a thermoep Energy, got {type(energy).__name__}")
         _checks.finite_parameters(energy)
-        return prepare(energy, cost, x, y)
+        x, y = prepare(energy, cost, x, y)
+        return Target(energy, cost, x, y)
 
-    def _free(self, energy, cost, x, y, generator) -> Phase:
-        return self.sampler.run(energy, cost, x, y, 0.0, generator=generator)
+    def observers(self, free: bool, covariance: bool = False) -> list:
+        """The observers of one phase: the mean parameter gradient (or, for the path
+        integral's nodes, the covariance with the cost), the prediction read-out, the free
+        phase's cost, and the cost trace of Monte-Carlo phases (ESS, R-hat)."""
+        from ..observers import CovarianceWithCost
+
+        sm = self.smoother
+        obs = [CovarianceWithCost(sm) if covariance else MeanParamGrad(sm), OutputMean()]
+        if free:
+            obs.append(CostMean(sm))
+        if not self.deterministic:
+            obs.append(CostTrace(sm))
+        if self.extra_observers is not None:
+            obs += list(self.extra_observers())
+        return obs
 
     @property
     def coupled(self) -> bool:
         return bool(getattr(self.sampler, "coupled", False))
 
-    def _phases(self, energy, cost, x, y, nudges, generator, covariance=False):
+    def _phases(self, target: Target, nudges, generator, covariance=False):
         """Run the free phase, then each nudge in order.
 
         Independent (default): each nudged phase warm-starts from the previous phase's state
@@ -153,10 +199,10 @@ class Estimator:
         """
         if self.coupled:
             if generator is None:
-                generator = torch.Generator(device=energy.device).manual_seed(
+                generator = torch.Generator(device=target.energy.device).manual_seed(
                     int(torch.randint(0, 2**62, (1,))))
             start = generator.get_state()
-        free = self._free(energy, cost, x, y, generator)
+        free = sample(self.sampler, target, observers=self.observers(True), generator=generator)
         phases, prev = {0.0: free}, free
         for b in nudges:
             if b == 0.0 or b in phases:
@@ -166,28 +212,33 @@ class Estimator:
                 init = None
             else:
                 init = prev.state if covariance else free.state
-            phases[b] = self.sampler.run(energy, cost, x, y, b, init=init, generator=generator,
-                                         covariance=covariance)
+            phases[b] = sample(self.sampler, target.at(b), observers=self.observers(
+                False, covariance), init=init, generator=generator)
             prev = phases[b]
         return free, phases
 
-    def __call__(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, *,
+    def __call__(self, energy: Energy, cost: Cost, x: Tensor, y: Tensor, *,
                  generator: torch.Generator | None = None) -> Gradient:
-        x, y = self._inputs(energy, cost, x, y)
+        target = self._target(energy, cost, x, y)
         self._draw_sign()
-        free, phases = self._phases(energy, cost, x, y, [b for b, _ in self.stencil()],
-                                    generator)
+        with parametrize.cached():  # one effective (e.g. spectrally normalised) weight a batch
+            free, phases = self._phases(target, [b for b, _ in self.stencil()], generator)
         return self._combine(phases, free)
 
     def _combine(self, phases: dict[float, Phase], free: Phase) -> Gradient:
         stencil = self.stencil()
-        grads = {k: sum(c * phases[b].grad[k] for b, c in stencil) for k in free.grad}
+        G = {b: phases[b]["param_grad"] for b, _ in stencil}
+        grads = {k: sum(c * G[b].mean[k] for b, c in stencil) for k in G[stencil[0][0]].mean}
         stats = self._phase_stats(phases)
-        if free.grad_chains is not None:
-            reps = {k: sum(c * phases[b].grad_chains[k] for b, c in stencil) for k in free.grad}
+        if free["param_grad"].chains is not None:
+            reps = {k: sum(c * G[b].chains[k] for b, c in stencil) for k in grads}
             stats["se"] = standard_error(reps)
         nudged = sum(1 for b, _ in stencil if b != 0.0)
-        return Gradient(grads, nudged, stats, loss=float(free.cost.mean()), output=free.output)
+        return self._gradient(grads, nudged, stats, free, phases)
+
+    def _gradient(self, grads, nudged, stats, free: Phase, phases) -> Gradient:
+        return Gradient(grads, nudged, stats, loss=float(free.cost.mean()), output=free.output,
+                        phases=phases)
 
     def _phase_stats(self, phases: dict[float, Phase]) -> dict:
         stats: dict = {"beta": self.beta, "temperature": self.temperature}

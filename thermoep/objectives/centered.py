@@ -15,8 +15,9 @@ class Centered(Estimator):
 
     name = "centered"
 
-    def __init__(self, sampler=None, beta: float = 0.2, *, beta_schedule=None) -> None:
-        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+    def __init__(self, sampler=None, beta: float = 0.2, *, beta_schedule=None,
+                 rao_blackwell: str | None = None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule, rao_blackwell=rao_blackwell)
 
     def stencil(self):
         b = abs(self.beta)

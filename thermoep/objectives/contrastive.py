@@ -12,6 +12,7 @@ Clamped phases warm-start from the free state.
 
 from __future__ import annotations
 
+from ..samplers.loop import sample
 from ..samplers.relax import Relaxation
 from .base import Estimator
 from .gradient import Gradient
@@ -38,19 +39,19 @@ class _Clamped(Estimator):
             raise TypeError(f"{type(self).__name__} clamps the output layer to the target; "
                             f"{cost!r} reads the last layer through its own parameters, so there "
                             "is no output layer to clamp: use an EP estimator")
-        x, y = self._inputs(energy, cost, x, y)
-        free = self.sampler.run(energy, cost, x, y, 0.0)
+        target = self._target(energy, cost, x, y)
+        free = sample(self.sampler, target, observers=self.observers(True))
         total, phases = None, {0.0: free}
-        for k, (target, c) in enumerate(self.clamps(free.output, y)):
-            ph = free if target is None else self.sampler.run(
-                energy, cost, x, y, 0.0, init=free.state, clamp=target)
-            if target is not None:
+        for k, (clamp, c) in enumerate(self.clamps(free.output, target.y)):
+            ph = free if clamp is None else sample(
+                self.sampler, target.at(0.0, clamp=clamp), observers=self.observers(False),
+                init=free.state)
+            if clamp is not None:
                 phases[float(k + 1)] = ph
-            term = {n: c * v for n, v in ph.grad.items()}
+            term = {n: c * v for n, v in ph["param_grad"].mean.items()}
             total = term if total is None else {n: total[n] + term[n] for n in total}
         stats = self._phase_stats(phases)
-        return Gradient(total, len(phases) - 1, stats, loss=float(free.cost.mean()),
-                        output=free.output)
+        return self._gradient(total, len(phases) - 1, stats, free, phases)
 
 
 class ContrastiveLearning(_Clamped):

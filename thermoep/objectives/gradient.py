@@ -20,16 +20,19 @@ class Gradient(Mapping):
         stats: standard errors (``stats["se"]``), residuals, acceptance, ESS, R-hat, ...
         loss: batch mean of E_0[ℓ] at the free phase (None for references).
         output: free-phase prediction read-out E_0[s_L], ``[B, n_L]`` (None for references).
+        phases: the phases the estimator ran, by nudge b (:class:`~thermoep.samplers.Phase`:
+            final states, observed statistics, sampler info); None for references.
     """
 
     def __init__(self, grads: Mapping[str, Tensor], nudged_phases: int = 0,
                  stats: dict | None = None, loss: float | None = None,
-                 output: Tensor | None = None) -> None:
+                 output: Tensor | None = None, phases: dict | None = None) -> None:
         self.grads = dict(grads)
         self.nudged_phases = int(nudged_phases)
         self.stats = dict(stats or {})
         self.loss = loss
         self.output = output
+        self.phases = phases
 
     # Mapping protocol: ``g["weights.0"]``, ``dict(g)``, ``g.items()``.
     def __getitem__(self, name: str) -> Tensor:
@@ -67,7 +70,7 @@ class Gradient(Mapping):
             stats["se"] = (se.scaled(factor) if hasattr(se, "scaled")
                            else {k: v * abs(factor) for k, v in se.items()})
         return Gradient({k: v * factor for k, v in self.grads.items()}, self.nudged_phases, stats,
-                        self.loss, self.output)
+                        self.loss, self.output, self.phases)
 
     def flat(self) -> Tensor:
         return torch.cat([v.reshape(-1) for v in self.grads.values()])

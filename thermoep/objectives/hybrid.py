@@ -30,7 +30,8 @@ ACCURATE = {"centered": Centered, "higher-order": HigherOrder}
 
 def _one_sided(phases, free, b: float) -> dict:
     """(G(b) − G(0)) / b from phases already run (the one-sided stencil)."""
-    return {k: (phases[b].grad[k] - free.grad[k]) / b for k in free.grad}
+    g0, gb = free["param_grad"].mean, phases[b]["param_grad"].mean
+    return {k: (gb[k] - g0[k]) / b for k in g0}
 
 
 class Hybrid(Estimator):
@@ -120,10 +121,10 @@ class AdaptiveHybrid(Estimator):
         self.p_std = min(max(1.0 - self.disagreement / self.tolerance, 0.0), 1.0)
 
     def __call__(self, energy, cost, x, y, *, generator: torch.Generator | None = None):
-        x, y = self._inputs(energy, cost, x, y)
+        target = self._target(energy, cost, x, y)
         b = abs(self.beta)
         if self.probes == 0 or bernoulli(self.probe, self.rng):
-            free, phases = self._phases(energy, cost, x, y, [b, -b], generator)
+            free, phases = self._phases(target, [b, -b], generator)
             std = _one_sided(phases, free, b)
             cep = self._combine(phases, free)  # self.stencil() is the centered one
             self._update(1.0 - cep.cosine(std))
@@ -133,10 +134,10 @@ class AdaptiveHybrid(Estimator):
             return cep
         use_std = bernoulli(self.p_std, self.rng)
         nudges = [b] if use_std else [b, -b]
-        free, phases = self._phases(energy, cost, x, y, nudges, generator)
+        free, phases = self._phases(target, nudges, generator)
         if use_std:
-            g = Gradient(_one_sided(phases, free, b), 1, self._phase_stats(phases),
-                         loss=float(free.cost.mean()), output=free.output)
+            g = self._gradient(_one_sided(phases, free, b), 1, self._phase_stats(phases), free,
+                               phases)
         else:
             g = self._combine(phases, free)
         g.stats.update(used="one-sided" if use_std else "centered", p_std=self.p_std)

@@ -18,8 +18,9 @@ class OneSided(Estimator):
 
     name = "one-sided"
 
-    def __init__(self, sampler=None, beta: float = 0.2, *, beta_schedule=None) -> None:
-        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+    def __init__(self, sampler=None, beta: float = 0.2, *, beta_schedule=None,
+                 rao_blackwell: str | None = None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule, rao_blackwell=rao_blackwell)
 
     def stencil(self):
         return [(0.0, -1.0 / self.beta), (self.beta, 1.0 / self.beta)]
@@ -30,5 +31,6 @@ class FiniteNudge(OneSided):
 
     name = "finite-nudge"
 
-    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None) -> None:
-        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+    def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None,
+                 rao_blackwell: str | None = None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule, rao_blackwell=rao_blackwell)

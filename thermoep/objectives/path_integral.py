@@ -4,9 +4,10 @@
 
 by n-point Gauss–Legendre quadrature in b (exact for polynomial integrands of degree 2n − 1).
 At each node the covariance is estimated without bias by leave-one-out cross-chain centring
-(see :mod:`thermoep.samplers.base`): E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) because the other chains
-are independent of chain c. Nodes run in increasing |b|, each warm-started from the previous one
-(with a ``coupled`` sampler, each restarts from the free phase's start and random stream).
+(:class:`~thermoep.observers.CovarianceWithCost`): E[g_c (ℓ_c − ℓ̄_{−c})] = Cov(g, ℓ) because
+the other chains are independent of chain c. Nodes run in increasing |b|, each warm-started
+from the previous one (with a ``coupled`` sampler, each restarts from the free phase's start and
+random stream).
 The estimate is returned divided by β (∇L_β, DESIGN.md §1).
 
 At T = 0 (``Relaxation``) the integrand −Cov_b/T becomes dG/db, whose integral is G(β) − G(0):
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 
 from .. import _checks
 from .base import Estimator, standard_error
-from .gradient import Gradient
 
 
 class PathIntegral(Estimator):
@@ -29,8 +30,8 @@ class PathIntegral(Estimator):
     name = "path-integral"
 
     def __init__(self, sampler=None, beta: float = 1.0, nodes: int = 8, *,
-                 beta_schedule=None) -> None:
-        super().__init__(sampler, beta, beta_schedule=beta_schedule)
+                 beta_schedule=None, rao_blackwell: str | None = None) -> None:
+        super().__init__(sampler, beta, beta_schedule=beta_schedule, rao_blackwell=rao_blackwell)
         self.nodes = _checks.positive_int("nodes", nodes)
 
     def __repr__(self) -> str:
@@ -47,23 +48,24 @@ class PathIntegral(Estimator):
         return [(0.0, -1.0 / self.beta), (self.beta, 1.0 / self.beta)]
 
     def __call__(self, energy, cost, x, y, *, generator: torch.Generator | None = None):
-        if getattr(self.sampler, "deterministic", False):
+        if self.deterministic:
             return super().__call__(energy, cost, x, y, generator=generator)
-        x, y = self._inputs(energy, cost, x, y)
+        target = self._target(energy, cost, x, y)
         if self.sampler.chains < 2:
             raise ValueError(f"PathIntegral needs a sampler with chains >= 2 (got "
                              f"{self.sampler.chains}) to estimate covariances without bias")
         T = self.temperature
         nodes = sorted(self.quadrature(), key=lambda bw: abs(bw[0]))
-        free, phases = self._phases(energy, cost, x, y, [b for b, _ in nodes], generator,
-                                    covariance=True)
+        with parametrize.cached():
+            free, phases = self._phases(target, [b for b, _ in nodes], generator,
+                                        covariance=True)
         reps = None
         for b, w in nodes:
-            term = {k: (-w / (T * self.beta)) * v for k, v in phases[b].cov_chains.items()}
+            cov = phases[b]["covariance"].chains
+            term = {k: (-w / (T * self.beta)) * v for k, v in cov.items()}
             reps = term if reps is None else {k: reps[k] + term[k] for k in reps}
         stats = self._phase_stats(phases)
         stats["se"] = standard_error(reps)
         stats["nodes"] = self.nodes
         grads = {k: v.mean(0) for k, v in reps.items()}
-        return Gradient(grads, self.nodes, stats, loss=float(free.cost.mean()),
-                        output=free.output)
+        return self._gradient(grads, self.nodes, stats, free, phases)

@@ -1,9 +1,12 @@
-"""Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, exact."""
+"""Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, Pyro's
+NUTS/HMC; exact enumeration; the shared loop and the sampler contract."""
 
 from . import exact
-from .base import MonteCarloSampler, Phase
+from .base import Phase, Target, check_nudge, prepare
 from .gibbs import Gibbs
 from .langevin import Langevin
+from .loop import sample
+from .monte_carlo import MonteCarloSampler
 from .nuts import HMC, NUTS
 from .relax import Relaxation
 
@@ -17,4 +20,4 @@ SAMPLERS = {
 }
 
 __all__ = ["HMC", "NUTS", "SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase",
-           "Relaxation", "exact"]
+           "Relaxation", "Target", "check_nudge", "exact", "prepare", "sample"]

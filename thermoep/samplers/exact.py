@@ -1,13 +1,16 @@
-"""Exact references by enumeration for binary layered models (≤ 20 free units).
+"""Exact references by enumeration for energies whose free units are all discrete (binary or
+spin; ≤ 20 free units).
 
-All 2^N free configurations are enumerated once; with E_kb = E(s_k; x_b) and ℓ_kb = ℓ(s_k, y_b),
+Every free configuration s_k is enumerated once, and E is evaluated through the energy's own
+terms (so any energy of the model — lateral couplings, spins, a term of one's own — is covered);
+with E_kb = E(s_k; x_b) and ℓ_kb = ℓ(s_k, y_b),
 
     log Z_b(β) = logsumexp_k(−(E_kb + β ℓ_kb)/T),   F_β = −T log Z_β,   J_β = F_β − F_0,
     ∇θ J_β = E_{p_β}[∂θE] − E_{p_0}[∂θE]                 (seed ep-without-limits, Thm 3.1),
 
 and ``grad_J`` evaluates the right-hand side (weights p detached, one autograd pass through the
 linear-in-p sum), independently of autograd through ``log Z`` which the tests compare it to.
-Everything is averaged over the batch, as the estimators are (DESIGN.md §1).
+Everything is averaged over the batch, as the estimators are.
 """
 
 from __future__ import annotations
@@ -19,41 +22,46 @@ from torch import Tensor
 
 from .. import _checks
 from ..costs import Cost
-from ..energies.base import LayeredEnergy
+from ..energies.model import Energy
 from .base import prepare
 
 MAX_UNITS = 20
+#: configurations evaluated together (bounds the [K, B, n] intermediates)
+_CHUNK = 4096
 
 
-def _configurations(energy: LayeredEnergy) -> tuple[Tensor, ...]:
-    """Every binary free state, as one tensor ``[K, n_l]`` per layer (K = 2^N)."""
-    if not energy.binary:
-        raise TypeError(f"exact enumeration needs binary units; {type(energy).__name__} is "
-                        "continuous")
+def _configurations(energy: Energy) -> tuple[Tensor, ...]:
+    """Every free state, as one tensor ``[K, *shape_l]`` per layer (K = Π_units |values|)."""
+    for layer in energy.free_layers:
+        if not layer.unit.discrete:
+            raise TypeError(f"exact enumeration needs discrete units; layer {layer.name!r} of "
+                            f"{type(energy).__name__} has continuous {layer.unit.name} units")
     n = energy.num_free_units
     if n > MAX_UNITS:
         raise ValueError(
             f"exact enumeration supports at most {MAX_UNITS} free units (2^{MAX_UNITS} states); "
-            f"this model has {n} (sizes {list(energy.sizes)})"
-        )
-    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=energy.dtype,
-                        device=energy.device)
-    return tuple(torch.split(bits, list(energy.layer_sizes), dim=1))
+            f"this model has {n} (layers {[layer.size for layer in energy.free_layers]})")
+    values = [layer.unit.support.values for layer in energy.free_layers
+              for _ in range(layer.size)]
+    table = torch.tensor(list(itertools.product(*values)), dtype=energy.dtype,
+                         device=energy.device).reshape(-1, n)
+    parts = torch.split(table, list(energy.layer_sizes), dim=1)
+    return tuple(p.reshape(-1, *layer.shape) for p, layer in zip(parts, energy.free_layers,
+                                                                  strict=True))
 
 
-def _energy_table(energy: LayeredEnergy, x: Tensor, conf: tuple[Tensor, ...]) -> Tensor:
-    """E(s_k; x_b) as a [K, B] table, with matmuls only (no [K, B, n] intermediates)."""
-    rho = [energy.rho(t) for t in conf]
-    e_k = 0.0
-    for i, t in enumerate(conf):
-        e_k = e_k + energy.self_energy(t)
-        if i > 0:
-            e_k = e_k - ((rho[i - 1] @ energy.weights[i] + energy.biases[i]) * rho[i]).sum(-1)
-    drive = energy.input_drive(x)  # [B, n_1]
-    return e_k.unsqueeze(1) - rho[0] @ drive.transpose(0, 1)
+def _energy_table(energy: Energy, x: Tensor, conf: tuple[Tensor, ...]) -> Tensor:
+    """E(s_k; x_b) as a [K, B] table, in chunks of configurations."""
+    K = conf[0].shape[0]
+    rows = []
+    for start in range(0, K, _CHUNK):
+        part = tuple(c[start:start + _CHUNK].unsqueeze(1) for c in conf)  # [k, 1, *shape]
+        rows.append(energy.energy(x, part))
+    return torch.cat(rows, 0)
 
 
-def _cost_table(cost: Cost, out: Tensor, y: Tensor) -> Tensor:
+def _cost_table(energy: Energy, cost: Cost, conf, y: Tensor) -> Tensor:
+    out = conf[energy.output]
     return cost.value(out.unsqueeze(1), y.unsqueeze(0))  # [K, B]
 
 
@@ -70,10 +78,10 @@ def _tables(energy, cost, x, y):
                          "per-sample unit scales (dropout) are not supported")
     x, y = prepare(energy, cost, x, y)
     conf = _configurations(energy)
-    return conf, _energy_table(energy, x, conf), _cost_table(cost, conf[-1], y)
+    return conf, _energy_table(energy, x, conf), _cost_table(energy, cost, conf, y)
 
 
-def log_partition(energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float = 0.0,
+def log_partition(energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: float = 0.0,
                   temperature: float = 1.0) -> Tensor:
     """log Z_b per input, ``[B]`` (differentiable in θ)."""
     T = _check(temperature)
@@ -93,11 +101,27 @@ def objective_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0)
             - free_energy(energy, cost, x, y, 0.0, temperature))
 
 
+def configurations(energy: Energy) -> tuple[Tensor, ...]:
+    """Every free configuration, one tensor ``[K, *shape_l]`` per layer, in the order of the
+    rows of :func:`probabilities`."""
+    return _configurations(energy)
+
+
 def probabilities(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0) -> Tensor:
-    """p_b(s_k | x_b) as a [K, B] table."""
+    """p_b(s_k | x_b) as a [K, B] table (no autograd graph: differentiate
+    :func:`log_partition` for gradients)."""
     T = _check(temperature)
-    _, e, ell = _tables(energy, cost, x, y)
-    return torch.softmax(-(e + nudge * ell) / T, dim=0)
+    with torch.no_grad():
+        _, e, ell = _tables(energy, cost, x, y)
+        return torch.softmax(-(e + nudge * ell) / T, dim=0)
+
+
+def marginals(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0
+              ) -> tuple[Tensor, ...]:
+    """E_{p_b}[s_l] per input, one ``[B, *shape_l]`` tensor per free layer."""
+    p = probabilities(energy, cost, x, y, nudge, temperature)
+    conf = _configurations(energy)
+    return tuple(torch.einsum("kb,k...->b...", p, c) for c in conf)
 
 
 def expected_cost(energy, cost, x, y, nudge: float = 0.0, temperature: float = 1.0) -> Tensor:
@@ -153,7 +177,7 @@ def grad_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
 
 
 def grad_L(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
-    """∇θ of the batch mean of L_β = J_β/β: what every estimator estimates (DESIGN.md §1)."""
+    """∇θ of the batch mean of L_β = J_β/β: what every estimator estimates."""
     beta = _checks.finite_float("beta", beta, allow_zero=False)
     g = grad_J(energy, cost, x, y, beta, temperature)
     return g.scaled(1.0 / beta)

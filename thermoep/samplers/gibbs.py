@@ -1,42 +1,47 @@
-"""Block Gibbs sampling over the even and odd layers.
+"""Block Gibbs sampling over the energy's computed blocks.
 
-Layers of equal parity do not interact, so one sweep updates the even block and then the odd
-block given the other. Binary units are drawn from their exact conditionals (energy linear in
-each unit, cost separable over output units):
+Nothing inside a block interacts (:attr:`thermoep.Energy.blocks`: the even and odd layers of a
+layered network, the checkerboard of a lattice), so one sweep draws every block in turn, all its
+units at once, from their law given the rest (``Energy.conditional``): exact for binary, spin
+and linear units, one Metropolis step with a Laplace proposal for tanh units
+(:mod:`thermoep.samplers.conditionals`). The nudge enters the output layer's law through the
+cost's separable quadratic form, b·ℓ = Σ_k b(½κ u_k² − λ_k u_k) + const (SquaredError:
+κ = 1, λ = y), so for binary units
 
-    p(s_{l,i} = 1 | rest) = σ((h_{l,i} − b·Δℓ_i) / T),   Δℓ_i = ℓ(s_{L,i}=1) − ℓ(s_{L,i}=0),
+    p(s_{L,i} = 1 | rest) = σ((h_{L,i} − b(½ − y_i)) / T).
 
-where the Δℓ term enters for the output layer only. Continuous tanh units (LayeredHopfield) have
-one-dimensional conditionals without a closed-form sampler; each block update is then a
-Metropolis-within-Gibbs step with the unit's Laplace approximation as independence proposal
-(``LayeredHopfield.conditional_update``): exact invariance, and nearly exact draws at small T,
-where Langevin's O(η) discretisation bias is largest relative to the fluctuations.
+Where some unit's law is costly (tanh units: a mode to find), the block holding the output goes
+first: a sweep then ends with the other block drawn given the final state of its neighbours, and
+those laws (``state.laws``) are what conditional Rao–Blackwellisation averages, without finding
+their modes again. Otherwise the blocks go in the energy's order.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import NamedTuple
 
-from ..costs import Cost, SquaredError
-from ..energies.base import LayeredEnergy, State
-from ..energies.hopfield import LayeredHopfield
-from .base import MonteCarloSampler, Phase, check_nudge
+import torch
+
+from ..energies.model import State
+from .base import Target, check_nudge
+from .conditionals import draw
+from .monte_carlo import MonteCarloSampler
+
+
+class GibbsState(NamedTuple):
+    position: State
+    laws: dict        # free layer → its law at the last update, for the last block's layers
+    chains: int
 
 
 class Gibbs(MonteCarloSampler):
-    """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too.
+    """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too. During
+    burn-in, units without an exact sampler take approximate draws (the Laplace proposal)."""
 
-    ``conditional=True``: every kept sample's layers of the other parity than the output are
-    replaced by their exact conditional means (``samplers/base.py``), which for these exact
-    samples keeps every expectation and removes those units' own noise.
-    """
-
-    def __init__(self, sweeps: int = 300, burn_in: int = 100, temperature: float = 1.0,
-                 chains: int = 32, thin: int = 1, coupled: bool = False,
-                 conditional: bool = False) -> None:
+    def __init__(self, sweeps: int = 30, burn_in: int = 10, temperature: float = 1.0,
+                 chains: int = 4, thin: int = 1, coupled: bool = False) -> None:
         super().__init__(steps=sweeps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin, coupled=coupled, conditional=conditional)
+                         thin=thin, coupled=coupled)
 
     @property
     def sweeps(self) -> int:
@@ -45,77 +50,59 @@ class Gibbs(MonteCarloSampler):
     def __repr__(self) -> str:
         return (f"Gibbs(sweeps={self.steps}, burn_in={self.burn_in}, "
                 f"temperature={self.temperature}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled}, conditional={self.conditional})")
+                f"coupled={self.coupled})")
 
-    def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
-            init: State | None = None, generator=None, covariance: bool = False) -> Phase:
-        if not energy.binary:
-            return self._run_continuous(energy, cost, x, y, nudge, init, generator, covariance)
-        if nudge != 0.0 and not cost.separable:
-            cost.flip_delta(None, y)  # raises the explanatory TypeError
-        drive = energy.input_drive(x).detach()
-        T, L = self.temperature, energy.num_layers
-        delta = cost.flip_delta(torch.zeros_like(y), y) if nudge != 0.0 else None
-        pos = self._initial_state(energy, x.shape[0], init, generator)
+    def blocks(self, energy):
+        """The energy's blocks, the output's first where some law is costly (module
+        docstring)."""
+        if all(u.exact_law for u in energy.units):
+            return energy.blocks
+        return sorted(energy.blocks, key=lambda block: all(p.layer != energy.output
+                                                           for p in block))
 
-        def step(s: State) -> State:
-            s = list(s)
-            for block in energy.blocks:
-                for i in block:
-                    h = energy.layer_field(x, tuple(s), i, drive)
-                    a = energy.unit_scale(i)
-                    if a is not None:  # flipping s_i changes E by −a_i h_i
-                        h = h * a
-                    if i == L - 1 and delta is not None:
-                        h = h - nudge * delta
-                    p = torch.sigmoid(h / T)
-                    u = torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device)
-                    s[i] = (u < p).to(p.dtype)
-            return tuple(s)
+    def init(self, target: Target, init: State | None = None, generator=None) -> GibbsState:
+        energy, cost = target.energy, target.cost
+        for k in range(energy.num_layers):
+            energy.check_conditional(k)
+        if target.nudge != 0.0:
+            cost.quadratic_terms(target.y)  # raises for a cost the laws cannot take
+        if not energy.discrete:
+            check_nudge(energy, cost, target.nudge)
+        return GibbsState(self.initial_state(target, init, generator), {}, self.chains)
 
-        return self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance,
-                         info={"steps": float(self.steps)})
+    def step(self, target: Target, state: GibbsState, t: int, generator=None):
+        energy, x, T, b = target.energy, target.x, self.temperature, target.nudge
+        exact = t >= self.burn_in
+        s = list(state.position)
+        rho = energy.rhos(x, s)
+        constant = target.constant_fields()
+        L = energy.output
+        accepted, laws = [], {}
+        for block in self.blocks(energy):
+            laws, new = {}, []
+            for part in block:
+                k = part.layer
+                curvature, linear = 0.0, 0.0
+                if k == L and b != 0.0:
+                    kappa, lam = target.cost.quadratic_terms(target.y)
+                    curvature = b * kappa
+                    linear = (b * lam).expand_as(s[k])
+                law = energy.conditional(x, s, k, T, curvature=curvature, linear=linear,
+                                         rho=rho, constant=constant)
+                value, acc = draw(law, s[k], generator, exact)
+                if part.mask is not None:
+                    shape = energy.free_layers[k].shape
+                    value = torch.where(part.mask.reshape(shape), value, s[k])
+                else:
+                    laws[k] = law
+                if acc is not None:
+                    accepted.append(acc.to(value.dtype).mean())
+                new.append((k, value))
+            for k, value in new:
+                s[k] = value
+                rho[energy._layer_of_free[k]] = energy.rho(k, value)
+        info = {"acceptance": torch.stack(accepted).mean()} if accepted else None
+        return GibbsState(tuple(s), laws, state.chains), info
 
-    def _run_continuous(self, energy, cost, x, y, nudge, init, generator, covariance) -> Phase:
-        if not (isinstance(energy, LayeredHopfield) and energy.activation == "tanh"):
-            raise TypeError(f"Gibbs needs binary units or the tanh units of LayeredHopfield "
-                            f"(closed-form unit conditionals); got {energy!r} (use Langevin)")
-        if nudge != 0.0 and not isinstance(cost, SquaredError):
-            raise TypeError(f"Gibbs on continuous units nudges with SquaredError only (a "
-                            f"quadratic cost keeps each output unit's conditional in closed form), "
-                            f"got {cost!r}")
-        check_nudge(energy, cost, nudge)
-        drive = energy.input_drive(x).detach()
-        T, L = self.temperature, energy.num_layers
-        pos = self._initial_state(energy, x.shape[0], init, generator)
-        counts = {"accepted": 0.0, "updates": 0, "sweep": 0}
-        # the output's block first: a kept sweep then ends with the other block drawn given the
-        # final state of its neighbours, whose conditional means (the conditional estimator's
-        # inputs) share that update's mode
-        blocks = sorted(energy.blocks, key=lambda block: (L - 1) not in block)
-        means: dict[int, Tensor] = {}
 
-        def step(s: State) -> State:
-            s = list(s)
-            exact = counts["sweep"] >= self.burn_in  # burn-in: approximate Gibbs draws
-            for block in blocks:
-                for i in block:
-                    h = energy.layer_field(x, tuple(s), i, drive)
-                    b = nudge if i == L - 1 else 0.0
-                    want = exact and self.conditional and (L - 1 - i) % 2 == 1
-                    s[i], accept, mean = energy.conditional_update(
-                        i, h, T, s[i], generator, b, y, metropolis=exact, with_mean=want)
-                    if want:
-                        means[i] = mean
-                    if exact:
-                        counts["accepted"] += float(accept.to(h.dtype).mean())
-                        counts["updates"] += 1
-            counts["sweep"] += 1
-            return tuple(s)
-
-        with torch.no_grad():
-            phase = self._run(energy, cost, x, y, nudge, pos, step, covariance=covariance,
-                              info={"steps": float(self.steps)},
-                              conditional_means=(lambda: means) if self.conditional else None)
-        phase.info["acceptance"] = counts["accepted"] / max(counts["updates"], 1)
-        return phase
+__all__ = ["Gibbs", "GibbsState"]

@@ -1,42 +1,36 @@
-"""Reference samplers from Pyro: NUTS and HMC (``pyro.infer.mcmc``) on the same energy.
+"""Reference samplers from Pyro: NUTS and HMC (``pyro.infer.mcmc`` kernels) on the same energy,
+through the same init/step interface as every sampler here.
 
-Target, as for every sampler here (DESIGN.md §1): p_b(s) ∝ exp(−U(s)/T), U = E + b·ℓ. Pyro
-samples exp(−Φ(z)) for a potential Φ, so the potential is Φ(z) = Σ_i U(s_i; x_i)/T with z the
-flattened state of the whole batch. Hamiltonian Monte Carlo (Duane et al. 1987; Neal 2011,
-"MCMC using Hamiltonian dynamics", eqs. 5.18–5.20) adds a momentum r ~ N(0, M), follows
-H(z, r) = Φ(z) + ½ rᵀM⁻¹r with leapfrog steps of size ε and accepts with probability
-min(1, exp(H(z, r) − H(z', r'))); NUTS (Hoffman & Gelman 2014, Algorithm 3 with multinomial
-sampling, as in Pyro) builds the trajectory by doubling until it makes a U-turn, so the length
-needs no tuning. During the warm-up (``burn_in`` steps) Pyro adapts ε by dual averaging towards a
-mean acceptance probability of 0.8 (Hoffman & Gelman 2014, §3.2) and a diagonal mass matrix M.
+Target (as everywhere): p_b(s) ∝ exp(−U(s)/T), U = E + b·ℓ. Pyro samples exp(−Φ(z)) for a
+potential Φ, so Φ(z) = Σ_i U(s_i; x_i)/T with z the flattened state of the whole batch.
+Hamiltonian Monte Carlo (Duane et al. 1987; Neal 2011, eqs. 5.18–5.20) adds a momentum
+r ~ N(0, M), follows H(z, r) = Φ(z) + ½ rᵀM⁻¹r with leapfrog steps of size ε and accepts with
+probability min(1, exp(H(z, r) − H(z', r'))); NUTS (Hoffman & Gelman 2014, Algorithm 3 with
+multinomial sampling, as in Pyro) builds the trajectory by doubling until it makes a U-turn.
+During the first ``burn_in`` steps Pyro adapts ε by dual averaging towards a mean acceptance
+probability of 0.8 (Hoffman & Gelman 2014, §3.2) and a diagonal mass matrix M.
 
-Product space: the B inputs are independent given θ, so p_b(s_1, …, s_B) = Π_i p_b(s_i | x_i) and
-one chain on the product space (the flat z above) is a valid sampler of every factor at once; its
-marginals are the per-input targets. The cost is that ε and the U-turn are shared by the batch.
-
-Chains: Pyro has no vectorised multi-chain NUTS (``num_chains > 1`` means multiprocessing, and
-packing chains into one parameter would be one chain on a product space, not independent chains).
-So the C chains run one after another, each its own ``MCMC`` with ``num_chains=1``; chains are the
-leading dimension of the returned moments and traces, like every other sampler, so ESS, R-hat and
-standard errors come out the same way.
-
-The potential uses the energy's analytic gradient (``state_grad``, the same one Langevin uses)
-through a small autograd function, so no graph is built through θ.
+Product space: the B inputs are independent given θ, so one chain on the flat z samples every
+p_b(· | x_i) at once; ε and the U-turn are shared by the batch. Chains: Pyro has no vectorised
+multi-chain NUTS, so each of the C chains is its own kernel, stepped one after another; chains
+are still the leading dimension of the states the observers see. Pyro draws from torch's global
+random stream: each step runs on a stream of its own (seeded from ``generator`` at init), and
+the global stream is left as it was. The potential uses the energy's analytic gradient (the one
+Langevin uses) through a small autograd function, so no graph is built through θ.
 """
 
 from __future__ import annotations
 
-import contextlib
-import random
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .. import _checks
-from ..costs import Cost
-from ..energies.base import LayeredEnergy, State
-from .base import MonteCarloSampler, Phase, _Accumulator, check_nudge
-from .langevin import _potential
+from ..energies.model import State
+from .base import Target, check_nudge
+from .langevin import check_continuous, potential
+from .monte_carlo import MonteCarloSampler
 
 
 class _Potential(torch.autograd.Function):
@@ -54,24 +48,16 @@ class _Potential(torch.autograd.Function):
         return grad_output * grad, None
 
 
-@contextlib.contextmanager
-def _seeded(seed: int):
-    """``pyro.set_rng_seed(seed)`` inside, every global random stream restored outside."""
-    import numpy as np
-    import pyro
-
-    py_state, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        pyro.set_rng_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
+class PyroState(NamedTuple):
+    position: State
+    kernels: list          # one Pyro kernel per chain
+    params: list           # the kernels' current {"s": z}
+    rng: Tensor            # the private torch random state
+    chains: int
 
 
 class _PyroSampler(MonteCarloSampler):
-    """Shared run loop of :class:`NUTS` and :class:`HMC`; subclasses build the Pyro kernel."""
+    """Shared init/step of :class:`NUTS` and :class:`HMC`; subclasses build the kernel."""
 
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int, thin: int,
                  step_size: float, adapt_step_size: bool) -> None:
@@ -83,103 +69,69 @@ class _PyroSampler(MonteCarloSampler):
     def _kernel(self, potential_fn):
         raise NotImplementedError
 
-    def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
-            init: State | None = None, generator=None, covariance: bool = False) -> Phase:
-        """Sample p_b for every input of the batch; same contract as :meth:`Langevin.run`.
-
-        ``steps`` counts warm-up and samples; the first ``burn_in`` are Pyro's ``warmup_steps``
-        (adaptation, discarded), then every ``thin``-th of the remaining samples is kept (Pyro
-        itself draws all of them). Pyro is seeded with an integer drawn from ``generator``, so
-        the same generator state gives the same samples; the global random streams (torch,
-        numpy, random) are left as they were.
-
-        Each chain is one Pyro ``MCMC(num_chains=1)`` over the flat state of the whole batch:
-        the inputs are independent, so a chain on the product space samples every p_b(· | x_i)
-        at once. There is no vectorised multi-chain NUTS in Pyro, so the C chains run one after
-        another (each from its own row of ``init``).
-        """
-        if energy.binary:
-            raise TypeError(f"{type(energy).__name__} has binary units: {type(self).__name__} "
-                            "needs continuous units; use Gibbs")
-        if not energy.langevin_ok:
-            raise TypeError(f"{energy!r} is infinite outside an open box; "
-                            f"{type(self).__name__} cannot sample it (use Relaxation for T = 0)")
-        check_nudge(energy, cost, nudge)
-        from pyro.infer.mcmc import MCMC
-
-        B, sizes, T = x.shape[0], list(energy.layer_sizes), self.temperature
-        n = sum(sizes)
-        drive = energy.input_drive(x).detach()
-        start = self._initial_state(energy, B, init, generator)       # [C, B, n_l] per layer
-        z0 = torch.cat(start, -1).reshape(self.chains, B * n)         # flat state per chain
-        seed = int(torch.randint(0, 2**32 - 1, (1,), generator=generator,
+    def init(self, target: Target, init: State | None = None, generator=None) -> PyroState:
+        check_continuous(target.energy, type(self).__name__)
+        check_nudge(target.energy, target.cost, target.nudge)
+        energy, T = target.energy, self.temperature
+        start = self.initial_state(target, init, generator)           # [C, B, *shape]
+        z0 = energy.flatten_state(start).reshape(self.chains, -1)
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator,
                                  device=generator.device if generator is not None else "cpu"))
 
-        def unflatten(z: Tensor) -> State:
-            return tuple(torch.split(z.reshape(*z.shape[:-1], B, n), sizes, -1))
+        def value_and_grad(z: Tensor):
+            s = energy.unflatten_state(z.reshape(target.batch, -1))
+            u, g = potential(target, s)
+            return u.sum() / T, energy.flatten_state(g).reshape(-1) / T
 
-        def value_and_grad(z: Tensor) -> tuple[Tensor, Tensor]:
-            u, g = _potential(energy, cost, x, y, nudge, drive, unflatten(z))
-            return u.sum() / T, torch.cat(g, -1).reshape(-1) / T
-
-        def potential_fn(params: dict[str, Tensor]) -> Tensor:
+        def potential_fn(params):
             """Φ({"s": z}) = Σ_i (E + bℓ)(s_i; x_i) / T, the batch summed (product target)."""
             return _Potential.apply(params["s"], value_and_grad)
 
-        kept = self.steps - self.burn_in
-        samples, acceptance, step_sizes, divergences = [], [], [], 0
-        last: dict = {}
-
-        def hook(kernel, _params, stage: str, i: int) -> None:
-            if stage.startswith("Sample") and i == kept - 1:  # the kernel's own statistics
-                last["accept"] = float(kernel.logging()["acc. prob"])
-                last["divergences"] = len(kernel.diagnostics()["divergences"])
-
-        with _seeded(seed):
+        kernels, params = [], []
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            torch.manual_seed(seed)
             for c in range(self.chains):
                 kernel = self._kernel(potential_fn)
-                mcmc = MCMC(kernel, num_samples=kept, warmup_steps=self.burn_in,
-                            initial_params={"s": z0[c].clone()}, num_chains=1, hook_fn=hook,
-                            disable_progbar=True)
-                mcmc.run()
-                samples.append(mcmc.get_samples()["s"][:: self.thin].detach())  # [S, B·n]
-                acceptance.append(last["accept"])
-                divergences += last["divergences"]
-                step_sizes.append(float(kernel.step_size))
-        z = torch.stack(samples, 0).to(dtype=energy.dtype)                  # [C, S, B·n]
+                kernel.initial_params = {"s": z0[c].clone()}
+                kernel.setup(self.burn_in)
+                kernels.append(kernel)
+                params.append(kernel.initial_params)
+            rng = torch.get_rng_state()
+        return PyroState(start, kernels, params, rng, self.chains)
 
-        acc = _Accumulator(energy, cost, x, y, covariance)
-        with torch.no_grad():
-            for t in range(z.shape[1]):
-                state = tuple(s.contiguous() for s in unflatten(z[:, t]))
-                acc.add(state)
-        info = {
-            "steps": float(self.steps),
-            "acceptance": sum(acceptance) / len(acceptance),   # mean over chains
-            "step_size": sum(step_sizes) / len(step_sizes),    # mean over chains
-            "divergences": float(divergences),
-        }
-        return acc.finish(nudge, state, info)
+    def step(self, target: Target, state: PyroState, t: int, generator=None):
+        energy = target.energy
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            torch.set_rng_state(state.rng)
+            params = [k.sample(p) for k, p in zip(state.kernels, state.params, strict=True)]
+            rng = torch.get_rng_state()
+        z = torch.stack([p["s"].detach() for p in params]).to(energy.dtype)
+        position = energy.unflatten_state(z.reshape(self.chains, target.batch, -1))
+        return PyroState(position, state.kernels, params, rng, state.chains), None
+
+    def summary(self, state: PyroState, means: dict) -> dict[str, float]:
+        acc = [float(k.logging()["acc. prob"]) for k in state.kernels]
+        return {"acceptance": sum(acc) / len(acc),                      # mean over chains
+                "step_size": sum(float(k.step_size) for k in state.kernels) / len(acc),
+                "divergences": float(sum(len(k.diagnostics()["divergences"])
+                                         for k in state.kernels))}
 
 
 class NUTS(_PyroSampler):
     """Pyro's No-U-Turn sampler on p_b ∝ exp(−(E + bℓ)/T), continuous units (reference sampler).
 
-    ``steps`` counts warm-up and samples, ``burn_in`` is Pyro's ``warmup_steps`` (step size and
-    diagonal mass matrix adaptation), ``step_size`` is the initial leapfrog step, and
-    ``max_tree_depth`` caps a trajectory at 2**max_tree_depth leapfrog steps. ``info`` reports the
-    mean acceptance probability of the kept steps (Pyro's "acc. prob", which the warm-up adapts
-    towards 0.8), the adapted step size and the divergent trajectories (summed over chains).
-    The C chains run one after another (see the module docstring), each on the product space of
-    the batch.
+    ``steps`` counts warm-up and samples, ``burn_in`` is Pyro's warm-up (step size and diagonal
+    mass matrix adaptation), ``step_size`` the initial leapfrog step, ``max_tree_depth`` caps a
+    trajectory at 2**max_tree_depth leapfrog steps. ``info`` reports the mean acceptance
+    probability of the kept steps (Pyro's "acc. prob"), the adapted step size and the divergent
+    trajectories (summed over chains).
 
     Measured cost (``python benchmarks/nuts_vs_langevin.py``: LayeredHopfield([3, 4, 2], "tanh"),
     batch 4, T = 0.5, b = 0.5, 4 chains, 1 thread): NUTS takes 3.2 ms per effective sample of the
     batch-mean cost, about 14× MALA (0.24 ms, step 0.3) and 7× ULA (0.48 ms, step 0.1, which is
     also biased): its draws are nearly independent (ESS ≈ 0.8 per draw against 0.28 for MALA),
-    but one draw costs as much as ~34 MALA steps per chain (2.0 ms against 0.06 ms: Python-level
-    tree building, chains in sequence instead of vectorised). Use it as a reference that checks
-    the Langevin samplers, not to train.
+    but one draw costs as much as ~34 MALA steps per chain (Python-level tree building, chains in
+    sequence instead of vectorised). Use it as a reference that checks the Langevin samplers.
     """
 
     def __init__(self, steps: int = 300, burn_in: int = 100, temperature: float = 1.0,
@@ -204,12 +156,9 @@ class NUTS(_PyroSampler):
 
 
 class HMC(_PyroSampler):
-    """Pyro's Hamiltonian Monte Carlo with ``num_steps`` leapfrog steps per proposal.
-
-    As in Pyro, the trajectory length ``step_size · num_steps`` is fixed: when the step size is
-    adapted during the warm-up, the number of leapfrog steps follows it. Everything else is as in
-    :class:`NUTS`.
-    """
+    """Pyro's Hamiltonian Monte Carlo with ``num_steps`` leapfrog steps per proposal (as in
+    Pyro the trajectory length ``step_size · num_steps`` is fixed: when the step size adapts,
+    the number of leapfrog steps follows it). Everything else is as in :class:`NUTS`."""
 
     def __init__(self, steps: int = 300, burn_in: int = 100, temperature: float = 1.0,
                  chains: int = 4, thin: int = 1, step_size: float = 0.1, num_steps: int = 10,
@@ -229,3 +178,6 @@ class HMC(_PyroSampler):
 
         return PyroHMC(potential_fn=potential_fn, step_size=self.step_size,
                        num_steps=self.num_steps, adapt_step_size=self.adapt_step_size)
+
+
+__all__ = ["HMC", "NUTS"]

@@ -1,15 +1,20 @@
 """Deterministic relaxation (T = 0): settle to a minimiser s*_b of E + b·ℓ.
 
-Projected gradient descent with the analytic ∂E/∂s, by default block-wise (Gauss–Seidel over the
-even/odd layer blocks, which do not interact, as in Scellier et al.'s asynchronous minimiser):
+Block coordinate descent over the energy's layer blocks (Gauss–Seidel over a colouring of the
+layer graph, the even/odd layers of a layered network, as in Scellier et al.'s asynchronous
+minimiser; ``mode="jacobi"`` updates every layer at once), with the field h_l of each layer from
+the energy's terms. Per unit kind:
 
-    s_l ← Π( s_l − η (∂E/∂s_l + b ∂ℓ/∂s_l) ),
+    s_l ← Π( s_l − η (c'(s_l) − ρ'(s_l) ⊙ h_l + b ∂ℓ/∂s_l) )          projected gradient step,
+    s_l ← Π( (1 − η) s_l + η σ(h_l − b ∂ℓ/∂s_l) )                      units with a closed-form
+                                                                      minimiser (prototypical),
 
-with Π the energy's projection (the box [0, 1] for hard-sigmoid units, identity otherwise). For the
-Hopfield energy with η = 1 this is the classic fixed-point map s_l ← ρ'(s_l) ⊙ h_l (hard sigmoid:
-s_l ← clip(h_l)). The input drive x W_1 + b_1 is computed once per phase. Per-sample residuals
-‖Δs‖/η (the projected-gradient norm, shape [batch]) are reported, and the loop stops early once the
-largest one is below ``tol``.
+with Π the unit's projection (the box [0, 1] for hard-sigmoid units). For the Hopfield energy with
+η = 1 the first is the classic fixed-point map s_l ← ρ'(s_l) ⊙ h_l; for prototypical units η = 1
+is an exact block minimisation. The part of each field that depends on the input alone (the input
+drive x W_1 + b_1) is computed once per batch (``Target.constant_fields``). Per-sample residuals
+‖Δs‖/η (the projected-gradient norm, shape [batch]) are reported, and the relaxation stops early
+once the largest one is below ``tol``.
 
 For gradient checks against implicit differentiation (error slopes in β), settle to a tolerance,
 not a fixed step count: e.g. ``Relaxation(steps=5000, tol=1e-13)`` in float64. With few steps the
@@ -18,19 +23,105 @@ unsettled fixed point adds an error ∝ residual/β that hides the O(β) and O(�
 
 from __future__ import annotations
 
+import functools
+import inspect
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 from .. import _checks
-from ..costs import Cost
-from ..energies.base import LayeredEnergy, State
-from .base import Phase, check_nudge
+from ..energies.model import State
+from .base import Target, check_nudge, prepare
+from .loop import sample
+
+#: relaxation step per unit kind, measured to contract in 30 steps on 784-512-10 and
+#: 784-256-256-10 at init (sigmoid4's larger ρ'' needs the smaller step); units with a
+#: closed-form minimiser take η = 1 (exact block minimisation); the rest DEFAULT_STEP
+STEP_SIZES = {"sigmoid4": 0.5}
+DEFAULT_STEP = 0.7
+
+
+def _descent(unit):
+    """The update rule of one layer of ``unit`` kind: (s, ρ', h, extra, η) → new s."""
+    project = unit.project if unit.needs_projection else None
+
+    if unit.has_minimiser:
+        def rule(s, prime, h, extra, eta):
+            if prime is not None:
+                h = h * prime
+            t = unit.minimiser(h if extra is None else h - extra)
+            if eta != 1.0:
+                t = torch.lerp(s, t, eta)
+            return t if project is None else project(t)
+    elif unit.unit_self_grad:
+        def rule(s, prime, h, extra, eta):
+            # s − η(s − ρ'h + extra) = (1 − η)s + η ρ'h − η·extra, fused
+            if prime is None:
+                t = torch.add(s * (1.0 - eta), h, alpha=eta)
+            else:
+                t = torch.addcmul(s * (1.0 - eta), prime, h, value=eta)
+            if extra is not None:
+                t = t - eta * extra
+            return t if project is None else project(t)
+    else:
+        def rule(s, prime, h, extra, eta):
+            g = unit.self_grad(s) - (h if prime is None else prime * h)
+            if extra is not None:
+                g = g + extra
+            t = s - eta * g
+            return t if project is None else project(t)
+    return rule
+
+
+class _Plan:
+    """What every step of one phase reuses: blocks, step sizes, update rules, field terms."""
+
+    def __init__(self, sampler, target: Target) -> None:
+        energy = target.energy
+        self.energy, self.cost, self.y = energy, target.cost, target.y
+        self.nudge, self.out = target.nudge, energy.output
+        self.clamped = target.clamp is not None
+        free = [k for k in range(energy.num_layers) if not (self.clamped and k == self.out)]
+        blocks = energy.layer_blocks if sampler.mode == "blocks" else (tuple(free),)
+        self.blocks = [tuple(k for k in b if k in free) for b in blocks]
+        self.blocks = [b for b in self.blocks if b]
+        units = energy.units
+        self.eta = [sampler.step_size if sampler.step_size is not None else
+                    1.0 if u.has_minimiser else STEP_SIZES.get(u.name, DEFAULT_STEP)
+                    for u in units]
+        self.rules = [_descent(u) for u in units]
+        self.fields = [[(term, p, idx, _fuses(type(term)))
+                        for term, p, idx in energy._varying[k]] for k in range(energy.num_layers)]
+        self.constant = target.constant_fields()
+        self.where = [energy._layer_of_free[k] for k in range(energy.num_layers)]
+        self.dims = [tuple(range(-layer.ndim, 0)) for layer in energy.free_layers]
+
+
+@functools.cache
+def _fuses(kind) -> bool:
+    """Built-in terms take ``base=`` to fuse the field's addition (addmm)."""
+    return "base" in inspect.signature(kind.field).parameters
+
+
+class RelaxationState(NamedTuple):
+    position: State            # s per free layer, [B, *shape]
+    rho: list                  # ρ of every layer (the input as itself)
+    prime: tuple               # ρ' per free layer (None where ≡ 1)
+    residual: Tensor | None    # [B] ‖Δs‖/η of the last measured step
+    steps: int                 # steps planned for this phase
+    plan: _Plan
+
+    @property
+    def chains(self) -> None:
+        return None
 
 
 class Relaxation:
-    """T = 0 "sampler": at most ``steps`` steps from the zero state for the free phase, and
-    ``nudged_steps`` (default: ``steps``) for a phase warm-started from a given state (the nudged
-    phases start from the free fixed point)."""
+    """T = 0 member of the sampler interface: at most ``steps`` steps from the energy's initial
+    state for the free phase, ``nudged_steps`` (default: ``steps``) for a phase warm-started
+    from a given state (the nudged phases start from the free fixed point). ``step_size`` None:
+    per unit kind (:data:`STEP_SIZES`)."""
 
     temperature = 0.0
     deterministic = True
@@ -41,8 +132,6 @@ class Relaxation:
         self.steps = _checks.positive_int("steps", steps)
         self.nudged_steps = self.steps if nudged_steps is None else _checks.positive_int(
             "nudged_steps", nudged_steps)
-        #: None: the energy's ``relax_step_size`` (the largest step that still contracts well
-        #: for its activation: 0.7 for tanh / hard sigmoid, 0.5 for sigmoid4)
         self.step_size = None if step_size is None else _checks.positive_float("step_size",
                                                                                 step_size)
         self.tol = _checks.positive_float("tol", tol, allow_zero=True)
@@ -54,75 +143,103 @@ class Relaxation:
         return (f"Relaxation(steps={self.steps}, nudged_steps={self.nudged_steps}, "
                 f"step_size={self.step_size}, tol={self.tol}, mode={self.mode!r})")
 
-    def settle(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float,
+    # -- the sampler interface --------------------------------------------------------------------
+    def steps_for(self, init) -> int:
+        return self.steps if init is None else self.nudged_steps
+
+    def init(self, target: Target, init: State | None = None, generator=None,
+             steps: int | None = None) -> RelaxationState:
+        energy = target.energy
+        if energy.discrete:
+            raise TypeError(f"{type(energy).__name__} has discrete units: deterministic "
+                            "relaxation needs continuous units; use Gibbs")
+        if target.clamp is None:
+            check_nudge(energy, target.cost, target.nudge)
+        s = list(energy.init_state((target.batch,)) if init is None else init)
+        if target.clamp is not None:
+            k = energy.output
+            s[k] = target.clamp.to(s[k].dtype).expand_as(s[k])
+        both = [energy.rho_and_prime(k, t) for k, t in enumerate(s)]
+        rho = energy.with_free(target.x, [r for r, _ in both])
+        return RelaxationState(tuple(s), rho, tuple(p for _, p in both), None,
+                               self.steps_for(init) if steps is None else steps,
+                               _Plan(self, target))
+
+    def step(self, target: Target, state: RelaxationState, t: int, generator=None):
+        plan = state.plan
+        energy, nudge = plan.energy, plan.nudge
+        s, rho, prime = list(state.position), list(state.rho), list(state.prime)
+        measure = self.tol > 0 or t == state.steps - 1
+        residual = None
+        for block in plan.blocks:
+            new = []
+            for k in block:
+                h = plan.constant[k]
+                for term, p, idx, fused in plan.fields[k]:
+                    args = [rho[j] for j in idx]
+                    if fused and h is not None:
+                        h = term.field(p, *args, base=h)
+                    else:
+                        f = term.field(p, *args)
+                        h = f if h is None else h + f
+                if h is None:
+                    h = torch.zeros_like(s[k])
+                extra = nudge * plan.cost.grad(s[k], plan.y) if (
+                    k == plan.out and nudge != 0.0) else None
+                new.append((k, plan.rules[k](s[k], prime[k], h, extra, plan.eta[k])))
+            for k, t_new in new:
+                if measure:
+                    d = ((t_new - s[k]) ** 2).sum(plan.dims[k]) / plan.eta[k] ** 2
+                    residual = d if residual is None else residual + d
+                s[k] = t_new
+                r, p = energy.rho_and_prime(k, t_new)
+                rho[plan.where[k]], prime[k] = r, p
+        if measure:
+            residual = residual.detach().sqrt()
+        else:
+            residual = state.residual
+        return RelaxationState(tuple(s), rho, tuple(prime), residual, state.steps, plan), None
+
+    def converged(self, state: RelaxationState) -> bool:
+        return (self.tol > 0 and state.residual is not None
+                and float(state.residual.max()) < self.tol)
+
+    def summary(self, state: RelaxationState, means: dict) -> dict[str, float]:
+        r = state.residual
+        if r is None:
+            return {}
+        return {"residual": float(r.max()), "residual_mean": float(r.mean())}
+
+    # -- conveniences -----------------------------------------------------------------------------
+    def settle(self, energy, cost, x: Tensor, y: Tensor, nudge: float,
                init: State | None = None, steps: int | None = None,
-               drive: Tensor | None = None, clamp: Tensor | None = None,
-               ) -> tuple[State, Tensor, int]:
-        """Run the relaxation; returns (state, residual [B], steps taken). Differentiable.
-
-        ``clamp`` fixes the output layer to the given values (contrastive / coupled learning);
-        the residual is computed on the last step only, or on every step when ``tol > 0``.
-        """
-        if energy.binary:
-            raise TypeError(
-                f"{type(energy).__name__} has binary units: deterministic relaxation needs "
-                "continuous units; use Gibbs"
-            )
-        if clamp is None:
-            check_nudge(energy, cost, nudge)
-        steps = self.steps if steps is None else steps
-        B = x.shape[0]
-        s = list(energy.init_state((B,)) if init is None else init)
-        drive = energy.input_drive(x) if drive is None else drive
-        eta = self.step_size or getattr(energy, "relax_step_size", 0.5)
-        L = energy.num_layers
-        free_layers = range(L - 1) if clamp is not None else range(L)
-        if clamp is not None:
-            s[L - 1] = clamp.to(s[0].dtype).expand_as(s[L - 1])
-        blocks = energy.blocks if self.mode == "blocks" else (tuple(range(L)),)
-        blocks = [tuple(i for i in b if i in free_layers) for b in blocks]
-        residual = torch.zeros(B, dtype=x.dtype, device=x.device)
+               clamp: Tensor | None = None) -> tuple[State, Tensor, int]:
+        """Run the relaxation on prepared ``x``, ``y``; returns (state, residual [B], steps
+        taken). Differentiable (BPTT runs through it); ``clamp`` fixes the output layer."""
+        target = Target(energy, cost, x, y, float(nudge), clamp)
+        state = self.init(target, init, steps=steps)
         taken = 0
-        hot = energy.hot_parameters()
-        both = [energy.rho_and_prime_layer(i, t) for i, t in enumerate(s)]
-        rho_s = [r for r, _ in both]
-        prime = [p for _, p in both]
-        for step in range(steps):
-            measure = self.tol > 0 or step == steps - 1
-            if measure:
-                residual = torch.zeros(B, dtype=x.dtype, device=x.device)
-            for block in blocks:
-                new = {}
-                for i in block:
-                    h = energy.fast_field(rho_s, i, drive, hot)
-                    extra = nudge * cost.grad(s[i], y) if i == L - 1 and nudge != 0.0 else None
-                    new[i] = energy.descent_step(i, s[i], prime[i], h, eta, extra)
-                for i, t in new.items():
-                    if measure:
-                        residual = residual + ((t - s[i]) ** 2).sum(-1)
-                    s[i] = t
-                    rho_s[i], prime[i] = energy.rho_and_prime_layer(i, t)
+        for t in range(state.steps):
+            state, _ = self.step(target, state, t)
             taken += 1
-            if measure:
-                residual = residual.detach().sqrt() / eta
-                if self.tol > 0 and float(residual.max()) < self.tol:
-                    break
-        return tuple(s), residual, taken
+            if self.converged(state):
+                break
+        residual = state.residual
+        if residual is None:
+            residual = torch.zeros(target.batch, dtype=target.x.dtype, device=target.x.device)
+        return state.position, residual, taken
 
-    def run(self, energy: LayeredEnergy, cost: Cost, x: Tensor, y: Tensor, nudge: float, *,
-            init: State | None = None, generator=None, covariance: bool = False,
-            clamp: Tensor | None = None) -> Phase:
-        """Settle at nudge b; ``grad`` is ∂θ(E + bℓ)(s*_b) / B (the cost's own parameters
-        included, which for θ-free costs is ∂θE)."""
-        steps = self.steps if init is None else self.nudged_steps
-        with torch.no_grad():
-            s, residual, taken = self.settle(energy, cost, x, y, nudge, init, steps, clamp=clamp)
-            B = x.shape[0]
-            grad = {k: v / B for k, v in energy.param_grad(x, s).items()}
-            # a cost with parameters φ (SoftmaxReadout): ∂φ(E + bℓ) = b·∂φℓ at s*_b
-            grad.update({k: v * (nudge / B) for k, v in cost.param_grad(s[-1], y).items()})
-            return Phase(
-                nudge=nudge, state=s, grad=grad, cost=cost.value(s[-1], y), output=s[-1],
-                info={"steps": float(taken), "residual": float(residual.max()),
-                      "residual_mean": float(residual.mean())},
-            )
+    def run(self, energy, cost, x: Tensor, y: Tensor, nudge: float = 0.0, *,
+            init: State | None = None, generator=None, clamp: Tensor | None = None,
+            observers=None):
+        """Settle at nudge b and observe the fixed point (default observers: the output and
+        the cost); ``y``: class labels or targets."""
+        from ..observers import CostMean, OutputMean
+
+        x, y = prepare(energy, cost, x, y)
+        target = Target(energy, cost, x, y, float(nudge), clamp)
+        observers = [OutputMean(), CostMean()] if observers is None else observers
+        return sample(self, target, observers=observers, init=init, generator=generator)
+
+
+__all__ = ["DEFAULT_STEP", "STEP_SIZES", "Relaxation", "RelaxationState"]

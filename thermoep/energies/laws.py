@@ -1,0 +1,155 @@
+"""The law of one unit given the rest of the network: the mathematics Gibbs sampling and
+conditional Rao–Blackwellisation need (no sampling here: see ``thermoep.samplers.conditionals``).
+
+With every other unit fixed, the energy of one unit u whose interactions are linear in ρ(u)
+(its *field* h is the sum of what its neighbours send it) plus an optional separable quadratic
+term ½κ'u² − λu (a nudged squared-error cost: κ' = b, λ = b·y) is the potential
+
+    φ(u) = c(u) − ρ(u)·h + ½κ'u² − λu,     p(u | rest) ∝ exp(−φ(u)/T),
+
+with c the unit's self term. Every tensor is elementwise: one law per unit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .quadrature import laplace_rule
+
+
+def fast_tanh(u: Tensor) -> Tensor:
+    """tanh through one exp (about twice as fast as torch.tanh on CPU; absolute error ~ eps)."""
+    return 1.0 - 2.0 / (1.0 + torch.exp(2.0 * u))
+
+
+class BernoulliLaw:
+    """A unit with two values ``low < high``: p(u = high) = σ(logit).
+
+    Binary units {0, 1}: logit = (h + λ − ½κ')/T; spins {−1, +1}: logit = 2(h + λ)/T.
+    """
+
+    def __init__(self, logit: Tensor, low: float, high: float) -> None:
+        self.logit, self.low, self.high = logit, float(low), float(high)
+
+    @property
+    def probability(self) -> Tensor:
+        """p(u = high)."""
+        return torch.sigmoid(self.logit)
+
+    def mean(self) -> Tensor:
+        """E[ρ(u)] = E[u] (ρ is the identity for both kinds)."""
+        return self.low + (self.high - self.low) * self.probability
+
+
+class GaussianLaw:
+    """A linear unit (c(u) = ½u², ρ(u) = u): u ~ N((h + λ)/(1 + κ'), T/(1 + κ'))."""
+
+    def __init__(self, loc: Tensor, var: Tensor | float) -> None:
+        self.loc, self.var = loc, var
+
+    def mean(self) -> Tensor:
+        return self.loc
+
+
+class TanhLaw:
+    """A tanh unit of the Hopfield energy (c(u) = ½u², ρ = tanh):
+
+        φ(u) = ½κu² − λu − g·tanh(u),   κ = 1 + κ',   g = h (times a dropout scale).
+
+    No closed-form sampler exists; the law offers its mode and Laplace curvature (for a
+    Metropolis independence proposal) and E[tanh(u)] by adaptive Gauss–Hermite quadrature.
+    ``start`` is a point near the mode (the unit's current value) for the Newton iterations.
+    """
+
+    def __init__(self, g: Tensor, temperature: float, kappa: Tensor | float = 1.0,
+                 lam: Tensor | float = 0.0, start: Tensor | None = None) -> None:
+        self.g, self.temperature = g, float(temperature)
+        self.kappa, self.lam, self.start = kappa, lam, start
+        self._laplace: tuple[Tensor, Tensor] | None = None
+
+    def potential(self, u: Tensor) -> Tensor:
+        return 0.5 * self.kappa * u * u - self.lam * u - self.g * fast_tanh(u)
+
+    def laplace(self) -> tuple[Tensor, Tensor]:
+        """(mode u*, φ''(u*)), computed once.
+
+        φ'(u) = κu − λ − g sech²u changes sign on [(λ + min(0, g))/κ, (λ + max(0, g))/κ].
+        Newton steps from ``start`` (clamped to that bracket) until every step is below
+        10⁻³√T, a thousandth of the conditional's width (the mode only centres the quadrature
+        and the proposal, which correct for the rest); units that have not converged after a few
+        steps (a far start) finish by Newton safeguarded with bisection. For a hidden unit
+        (κ = 1, λ = 0) φ has a single minimum between 0 and g, where φ'' ≥ 1.
+        """
+        if self._laplace is not None:
+            return self._laplace
+        g, kappa, lam, T = self.g, self.kappa, self.lam, self.temperature
+        zero = torch.zeros_like(g)
+        lo = (lam + torch.minimum(g, zero)) / kappa
+        hi = (lam + torch.maximum(g, zero)) / kappa
+        u = torch.tanh(g) if self.start is None else self.start
+        u = u.clamp(lo, hi)
+        tol = max(1e-3 * math.sqrt(T), 32.0 * torch.finfo(g.dtype).eps)
+        for _ in range(6):
+            t = fast_tanh(u)
+            sech2 = 1.0 - t * t
+            step = (kappa * u - lam - g * sech2) / (kappa + 2.0 * g * t * sech2).clamp_min(
+                1e-3 * kappa)
+            nxt = (u - step).clamp(lo, hi)
+            far = (nxt - u).abs() > tol
+            u = nxt
+            if not bool(far.any()):
+                break
+        else:
+            idx = far.nonzero(as_tuple=True)
+            u = u.index_put(idx, _bracketed_newton(g[idx], _pick(kappa, idx), _pick(lam, idx),
+                                                   u[idx], lo[idx], hi[idx], tol))
+        t = fast_tanh(u)
+        self._laplace = (u, kappa + 2.0 * g * t * (1.0 - t * t))
+        return self._laplace
+
+    def mean(self) -> Tensor:
+        """E[tanh(u)]: the Gauss–Hermite rule centred at the mode with the Laplace width
+        √(T/φ''(u*)), weighted by exp(−(φ − its quadratic at u*)/T). Against adaptive
+        quadrature (scipy, |g| ≤ 10) the error is below 1e-12 at T ≤ 0.1 and 1e-9 at T = 1 in
+        float64, and below 1e-7 with 4 nodes at T ≤ 0.001 (tests/test_conditional.py)."""
+        u, curv = self.laplace()
+        g, T = self.g, self.temperature
+        phi0 = self.potential(u)
+        nodes, weights = laplace_rule(T, g.dtype == torch.float64)
+        shape = (-1,) + (1,) * g.dim()
+        z = torch.as_tensor(nodes, dtype=g.dtype, device=g.device).reshape(shape)
+        log_w = torch.as_tensor(np.log(weights), dtype=g.dtype, device=g.device).reshape(shape)
+        d = torch.sqrt(2.0 * T / curv) * z  # [K, *g.shape]
+        v = u + d
+        tv = fast_tanh(v)
+        excess = (0.5 * self.kappa * v * v - self.lam * v - g * tv) - phi0 - 0.5 * curv * d * d
+        w = torch.softmax(log_w - excess / T, dim=0)  # normalised in log space (no overflow)
+        return (w * tv).sum(0)
+
+
+def _pick(v, idx):
+    """``v`` at the units ``idx`` (a scalar is shared by every unit)."""
+    return v[idx] if torch.is_tensor(v) and v.dim() else v
+
+
+def _bracketed_newton(g, kappa, lam, u, lo, hi, tol):
+    """Root of φ'(u) = κu − λ − g sech²u in [lo, hi] (a sign change), Newton with bisection."""
+    for _ in range(200):
+        t = torch.tanh(u)
+        sech2 = 1.0 - t * t
+        slope = kappa * u - lam - g * sech2
+        lo = torch.where(slope < 0, u, lo)
+        hi = torch.where(slope > 0, u, hi)
+        newton = u - slope / (kappa + 2.0 * g * t * sech2).clamp_min(1e-3 * kappa)
+        close = (newton - u).abs() <= tol
+        u = torch.where(close | ((newton > lo) & (newton < hi)), newton, 0.5 * (lo + hi))
+        if bool(close.all()):
+            break
+    return u
+
+
+__all__ = ["BernoulliLaw", "GaussianLaw", "TanhLaw", "fast_tanh"]

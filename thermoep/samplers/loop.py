@@ -1,0 +1,70 @@
+"""The one loop every sampler runs in: init, ``steps`` steps, burn-in and thinning, observers.
+
+Monte-Carlo samplers keep every ``thin``-th state after ``burn_in`` steps; the deterministic
+relaxation keeps its final state only (and may stop early at its tolerance). Per-step facts from
+``step``'s info (acceptance, ...) are summed on the device without a host synchronisation and
+averaged at the end of the phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch.nn.utils import parametrize
+
+from .base import Phase, Target
+
+
+def sample(sampler, target: Target, *, observers=(), init=None, generator=None) -> Phase:
+    """Run ``sampler`` on ``target`` and return the :class:`Phase`, with each observer's result
+    in ``phase.observed[observer.name]``."""
+    if target.temperature != float(sampler.temperature):
+        target = dataclasses.replace(target, temperature=float(sampler.temperature))
+    observers = list(observers)
+    names = [o.name for o in observers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"observer names must be unique within a phase, got {names}")
+    with torch.no_grad(), parametrize.cached():
+        state = sampler.init(target, init=init, generator=generator)
+        chains = getattr(state, "chains", None)
+        steps = sampler.steps_for(init)
+        burn_in = getattr(sampler, "burn_in", steps)
+        thin = getattr(sampler, "thin", 1)
+        deterministic = bool(getattr(sampler, "deterministic", False))
+        started = False
+        sums: dict[str, torch.Tensor | float] = {}
+        counts: dict[str, int] = {}
+        kept, taken = 0, 0
+        for t in range(steps):
+            state, info = sampler.step(target, state, t, generator=generator)
+            taken += 1
+            for k, v in (info or {}).items():
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
+            if not deterministic and t >= burn_in and (t - burn_in) % thin == 0:
+                if not started:
+                    for o in observers:
+                        o.start(target, state, chains)
+                    started = True
+                for o in observers:
+                    o.update(target, state)
+                kept += 1
+            if deterministic and sampler.converged(state):
+                break
+        if deterministic:
+            for o in observers:
+                o.start(target, state, chains)
+                o.update(target, state)
+            kept = 1
+        observed = {o.name: o.finish(target) for o in observers}
+    info = {"steps": float(taken), "samples": float(kept), "chains": float(chains or 0)}
+    info.update(sampler.summary(state, {k: _mean(sums[k], counts[k]) for k in sums}))
+    return Phase(nudge=target.nudge, state=state.position, observed=observed, info=info)
+
+
+def _mean(total, count: int) -> float:
+    return float(total) / max(count, 1)
+
+
+__all__ = ["sample"]
