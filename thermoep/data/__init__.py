@@ -5,9 +5,11 @@
     ds = load_dataset("fashion-mnist", limit_train=1000)  # IDX files from the search directories
     ds.train_x.shape, ds.input_size, ds.num_classes
 
-File datasets are looked for in ``data_dir``, ``$THERMOEP_DATA``, then system directories such
-as ``/usr/share/datasets/fashion-mnist`` (`search_dirs`); each is also searched in a subfolder
-named after the dataset.
+File datasets are read from ``data_dir`` alone when it is given (used or refused, never
+skipped), else looked for in ``$THERMOEP_DATA``, then system directories such as
+``/usr/share/datasets/fashion-mnist`` (`search_dirs`); each is also searched in a subfolder named
+after the dataset. Pickled files go through a restricted unpickler (NumPy arrays and plain
+containers only), so no dataset file runs code.
 """
 
 from .augment import Augment

