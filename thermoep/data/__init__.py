@@ -17,6 +17,7 @@ from .cifar import read_cifar10, read_cifar_batch
 from .dataset import Dataset, RawSplit
 from .idx import read_idx
 from .mnist_pickle import read_mnist_pickle
+from .pickles import RestrictedUnpickler, load_pickle
 from .registry import DATASETS, load_dataset
 from .sources import ENV_VAR, DatasetNotFoundError, search_dirs
 
@@ -27,7 +28,9 @@ __all__ = [
     "Dataset",
     "DatasetNotFoundError",
     "RawSplit",
+    "RestrictedUnpickler",
     "load_dataset",
+    "load_pickle",
     "read_cifar10",
     "read_cifar_batch",
     "read_idx",

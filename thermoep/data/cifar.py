@@ -1,19 +1,19 @@
 """Reader for CIFAR-10's python pickles (Krizhevsky 2009): ``data_batch_1..5`` and ``test_batch``.
 
 Each batch is a pickled dict with ``b"data"`` (uint8 ``[n, 3072]``: the red, green and blue
-32x32 planes of each image, row-major) and ``b"labels"`` (n ints in 0..9). Pickles can run code
-when loaded: only point this reader at files you trust.
+32x32 planes of each image, row-major) and ``b"labels"`` (n ints in 0..9). Batches are read with
+`RestrictedUnpickler`: a file that names anything but NumPy arrays is refused.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from .idx import GZIP_MAGIC
+from .pickles import load_pickle
 
 TRAIN_BATCHES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -31,12 +31,7 @@ def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         if f.read(2) == GZIP_MAGIC:
             raise ValueError(f"{path}: is gzip-compressed; extract cifar-10-python.tar.gz first")
         f.seek(0)
-        try:
-            batch = pickle.load(f, encoding="bytes")
-        except Exception as exc:  # any unpickling failure means "not a CIFAR batch"
-            raise ValueError(
-                f"{path}: not a readable CIFAR-10 python pickle ({type(exc).__name__}: {exc})"
-            ) from exc
+        batch = load_pickle(f, path, encoding="bytes", what="CIFAR-10 python pickle")
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(f"{path}: expected a dict with keys b'data' and b'labels', got {keys}")
