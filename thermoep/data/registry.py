@@ -7,12 +7,22 @@ from collections.abc import Callable
 
 import torch
 
-from .cifar import CIFAR_FILES, IMAGE_SHAPE, batch_dir, read_cifar10
+from .cifar import (
+    CIFAR100_FILES,
+    CIFAR100_LABELS,
+    CIFAR_FILES,
+    IMAGE_SHAPE,
+    batch_dir,
+    cifar100_dir,
+    read_cifar10,
+    read_cifar100,
+)
 from .dataset import Dataset, RawSplit
 from .digits import load_digits_split
 from .idx import IDX_STEMS, idx_alternatives, read_idx_split
 from .mnist_pickle import PICKLE_NAMES, WHEEL, read_mnist_pickle, wheel_pickle
 from .sources import canonical_name, find_files, find_in, not_found, search_dirs
+from .svhn import SVHN_FILES, read_svhn, svhn_dir
 
 PathArg = str | os.PathLike | None
 _IDX_WANTED = tuple(idx_alternatives(stem) for stem in IDX_STEMS)
@@ -110,6 +120,60 @@ def load_cifar10(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES), data_dir=data_dir)
 
 
+def _load_cifar100(data_dir: PathArg, labels: str) -> RawSplit:
+    name = "cifar100" if labels == "fine" else f"cifar100-{labels}"
+    dirs = search_dirs(name, data_dir)
+    for directory in dirs:
+        found = cifar100_dir(directory)
+        if found is not None:
+            train_x, train_y, test_x, test_y = read_cifar100(found, labels=labels)
+            return RawSplit(
+                name=name,
+                train_x=train_x,
+                train_y=train_y,
+                test_x=test_x,
+                test_y=test_y,
+                num_classes=CIFAR100_LABELS[labels][1],
+                image_shape=IMAGE_SHAPE,
+                source=str(found),
+                scale=255.0,
+            )
+    raise not_found(name, dirs, tuple((f,) for f in CIFAR100_FILES), data_dir=data_dir)
+
+
+def load_cifar100(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """CIFAR-100 with its 100 fine classes (``train``/``test`` pickles, maybe in
+    ``cifar-100-python/``); ``seed`` unused."""
+    return _load_cifar100(data_dir, "fine")
+
+
+def load_cifar100_coarse(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """CIFAR-100's images with its 20 coarse superclasses as labels; ``seed`` unused."""
+    return _load_cifar100(data_dir, "coarse")
+
+
+def load_svhn(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """SVHN cropped digits (``train_32x32.mat``, ``test_32x32.mat``), channel-first like CIFAR,
+    label 10 read as the digit 0; ``seed`` unused."""
+    dirs = search_dirs("svhn", data_dir)
+    for directory in dirs:
+        found = svhn_dir(directory)
+        if found is not None:
+            train_x, train_y, test_x, test_y = read_svhn(found)
+            return RawSplit(
+                name="svhn",
+                train_x=train_x,
+                train_y=train_y,
+                test_x=test_x,
+                test_y=test_y,
+                num_classes=10,
+                image_shape=IMAGE_SHAPE,
+                source=str(found),
+                scale=255.0,
+            )
+    raise not_found("svhn", dirs, tuple((f,) for f in SVHN_FILES), data_dir=data_dir)
+
+
 def load_digits(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     """scikit-learn's embedded 8x8 digits with a stratified split drawn from ``seed``; it reads
     no files, so a ``data_dir`` is refused rather than ignored."""
@@ -128,6 +192,9 @@ DATASETS: dict[str, Callable[..., RawSplit]] = {
     "mnist": load_mnist,
     "fashion-mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
+    "cifar100": load_cifar100,
+    "cifar100-coarse": load_cifar100_coarse,
+    "svhn": load_svhn,
 }
 
 

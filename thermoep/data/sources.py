@@ -18,7 +18,9 @@ from pathlib import Path
 ENV_VAR = "THERMOEP_DATA"
 
 #: Names load_dataset accepts; "digits" is embedded (scikit-learn), the others are files.
-KNOWN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10")
+KNOWN_DATASETS: tuple[str, ...] = (
+    "digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "cifar100-coarse", "svhn",
+)
 
 #: System directories searched after data_dir and $THERMOEP_DATA.
 SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
@@ -26,6 +28,9 @@ SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
     "mnist": ("/usr/share/datasets/mnist",),
     "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
     "cifar10": (),
+    "cifar100": (),
+    "cifar100-coarse": (),
+    "svhn": (),
 }
 
 #: Subfolders searched inside every base directory (the last ones follow torchvision's layout).
@@ -34,8 +39,15 @@ SUBDIRS: dict[str, tuple[str, ...]] = {
     "mnist": ("mnist", "MNIST/raw"),
     "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw"),
     "cifar10": ("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
+    "cifar100": ("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
+    "cifar100-coarse": ("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
+    "svhn": ("svhn", "SVHN"),
 }
 
+_CIFAR100_HOW = (
+    "download cifar-100-python.tar.gz on a machine with internet access and extract it into "
+    f"--data-dir or ${ENV_VAR} (the train and test pickles, optionally inside cifar-100-python/)"
+)
 #: How to obtain each file-based dataset without thermoep downloading anything.
 HOW_TO_GET: dict[str, str] = {
     "mnist": (
@@ -53,6 +65,13 @@ HOW_TO_GET: dict[str, str] = {
         "download cifar-10-python.tar.gz on a machine with internet access and extract it into "
         f"--data-dir or ${ENV_VAR} (the data_batch_1..5 and test_batch pickles, "
         "optionally inside cifar-10-batches-py/)"
+    ),
+    "cifar100": _CIFAR100_HOW,
+    "cifar100-coarse": _CIFAR100_HOW,
+    "svhn": (
+        "download train_32x32.mat and test_32x32.mat (the cropped digits, format 2, of "
+        "http://ufldl.stanford.edu/housenumbers/) on a machine with internet access and put them "
+        f"in --data-dir or ${ENV_VAR} (optionally inside svhn/)"
     ),
 }
 
