@@ -262,15 +262,51 @@ def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     return path
 
 
+#: netCDF-3 (classic, 64-bit offset, 64-bit data) and HDF5 (netCDF-4) signatures
+_NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 allows its superblock to start
+
+
+def _not_netcdf(path: Path) -> str | None:
+    """Why ``path`` is certainly not netCDF (empty, other signature), or None if it may be."""
+    with path.open("rb") as f:
+        head = f.read(max(_HDF5_OFFSETS) + len(_HDF5_MAGIC))
+    if not head:
+        return "the file is empty (0 bytes)"
+    if head[:4] in _NETCDF3_MAGIC or any(
+            head[o:o + len(_HDF5_MAGIC)] == _HDF5_MAGIC for o in _HDF5_OFFSETS):
+        return None
+    return (f"not netCDF (it begins with {head[:16]!r}; netCDF files begin with b'CDF' or "
+            "b'\\x89HDF')")
+
+
 def load(path: str | os.PathLike) -> xr.Dataset:
-    """Read a result file fully into memory and close it (so it can be overwritten)."""
+    """Read a result file fully into memory and close it (so it can be overwritten).
+
+    A file that is empty, not netCDF, truncated, or netCDF without the attrs thermoep writes is
+    a ValueError "<path>: not a thermoep results file (netCDF): <what was found>".
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"result file not found: {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"result path {str(path)!r} is a directory, expected a netCDF file")
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+    refused = f"{path}: not a thermoep results file (netCDF)"
+    why = _not_netcdf(path)
+    if why is not None:
+        raise ValueError(f"{refused}: {why}")
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except Exception as exc:  # netCDF4/HDF5/scipy each raise their own types
+        detail = (str(exc).splitlines() or [""])[0]
+        raise ValueError(f"{refused}: truncated or unreadable ({type(exc).__name__}: "
+                         f"{detail})") from exc
+    if not any(key in ds.attrs for key in ("kind", "thermoep_version")):
+        raise ValueError(f"{refused}: a netCDF file, but without the attrs thermoep writes "
+                         f"(kind, thermoep_version); attrs present: {sorted(ds.attrs)}")
+    return ds
 
 
 def _py(value: Any) -> Any:
