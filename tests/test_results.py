@@ -233,3 +233,46 @@ def test_plots_have_no_pyplot_side_effects(tmp_path):
     plots.plot_run(_run(), tmp_path / "run.png")
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+LONG_CONFIG = {**CONFIG, "estimator": "hybrid-inverse-cosine", "sampler": "langevin",
+               "energy": "prototypical", "dataset": "fashion-mnist", "temperature": 0.01}
+
+
+def _clipped(fig) -> list[str]:
+    """What of the drawn figure (titles, labels, ticks, legends) leaves the canvas, if anything.
+
+    ``get_tightbbox`` covers every artist that is drawn (ticks beyond the limits are not).
+    """
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    tight, (width, height) = fig.get_tightbbox(renderer), fig.get_size_inches()
+    eps = 1 / fig.dpi  # one pixel
+    sides = {"left": tight.x0 < -eps, "bottom": tight.y0 < -eps,
+             "right": tight.x1 > width + eps, "top": tight.y1 > height + eps}
+    return [side for side, out in sides.items() if out]
+
+
+@pytest.mark.parametrize("kind", ["run", "sweep", "curves"])
+def test_plot_titles_and_labels_are_not_clipped(tmp_path, monkeypatch, kind):
+    checked = []
+    original = plots._save
+
+    def check_then_save(fig, path):
+        checked.append(_clipped(fig))
+        return original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", check_then_save)
+    long_name = "fashion-mnist-hybrid-inverse-cosine-prototypical-readout-warmup-seed-123"
+    if kind == "run":
+        plots.plot_run(results.run_dataset(HISTORY, LONG_CONFIG, name=long_name),
+                       tmp_path / "run.png")
+    elif kind == "sweep":
+        ds = _sweep()
+        ds.attrs.update(name=long_name, sampler="langevin", energy="prototypical",
+                        dataset="fashion-mnist", temperature=0.01)
+        plots.plot_sweep(ds, tmp_path / "sweep.png")
+    else:
+        plots.plot_curves(_diagnostic(), tmp_path / "snr.png", x="beta", y=["snr", "bias"],
+                          title=f"{long_name}: signal-to-noise ratio of the estimators vs beta")
+    assert checked == [[]]

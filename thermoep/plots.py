@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DPI = 120
+TITLE_SIZE = 11  # points
+_CHAR_WIDTH = 0.6  # DejaVu Sans' mean character width, in ems (a little over, to be safe)
 SWEEP_DIMS = ("estimator", "beta", "seed")
 _TITLE_KEYS = ("estimator", "sampler", "energy", "dataset", "beta", "temperature", "seed")
 
@@ -50,10 +53,17 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
 
 
 def _title(ds: xr.Dataset) -> str:
-    """"name — key=value, ..." from the dataset's attrs."""
+    """"name" over "key=value, ..." from the dataset's attrs."""
     parts = [f"{k}={ds.attrs[k]}" for k in _TITLE_KEYS if k in ds.attrs and k not in ds.dims]
     name = str(ds.attrs.get("name", ""))
-    return " — ".join(p for p in (name, ", ".join(parts)) if p)
+    return "\n".join(p for p in (name, ", ".join(parts)) if p)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, each line wrapped to the figure's width so none is clipped."""
+    chars = max(20, int(fig.get_figwidth() * 72 / (TITLE_SIZE * _CHAR_WIDTH)))
+    lines = [textwrap.fill(line, chars, break_on_hyphens=False) for line in text.splitlines()]
+    fig.suptitle("\n".join(lines), fontsize=TITLE_SIZE)
 
 
 def _set_xscale(ax: Axes, values: np.ndarray, log: bool) -> None:
@@ -124,7 +134,7 @@ def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(kind)
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(ds) or "run")
+    _suptitle(fig, _title(ds) or "run")
     return _save(fig, path)
 
 
@@ -166,7 +176,7 @@ def plot_sweep(ds: xr.Dataset, path: str | os.PathLike, *, var: str = "test_accu
     if len(lines) > 1 or "estimator" in mean.dims:
         ax.legend()
     ax.grid(alpha=0.3)
-    fig.suptitle(_title(ds) or "sweep")
+    _suptitle(fig, _title(ds) or "sweep")
     return _save(fig, path)
 
 
@@ -217,7 +227,7 @@ def plot_curves(
     if n_lines > 1:
         ax.legend()
     ax.grid(alpha=0.3)
-    fig.suptitle(title if title is not None else (_title(ds) or ", ".join(y)))
+    _suptitle(fig, title if title is not None else (_title(ds) or ", ".join(y)))
     return _save(fig, path)
 
 
