@@ -276,3 +276,42 @@ def test_plot_titles_and_labels_are_not_clipped(tmp_path, monkeypatch, kind):
         plots.plot_curves(_diagnostic(), tmp_path / "snr.png", x="beta", y=["snr", "bias"],
                           title=f"{long_name}: signal-to-noise ratio of the estimators vs beta")
     assert checked == [[]]
+
+
+TRAINING_HISTORY = [
+    {"train_accuracy": 0.5, "train_loss": 1.2, "test_accuracy": 0.45, "test_loss": 1.3,
+     "nudged_phases": 20.0, "wall_seconds": 3.0, "train_seconds": 2.5, "residual": 1e-4,
+     "acceptance": math.nan, "lr": 0.01, "beta": 0.2, "p_std": 0.5, "disagreement": 0.1,
+     "test_accuracy_online": 0.44, "test_loss_online": 1.31, "lipschitz": 0.9},
+    {"train_accuracy": 0.6, "train_loss": 1.0, "test_accuracy": 0.55, "test_loss": 1.1,
+     "nudged_phases": 40.0, "wall_seconds": 6.5, "train_seconds": 2.4, "residual": 1e-4,
+     "acceptance": math.nan, "lr": 0.01, "beta": 0.2, "p_std": 0.4, "disagreement": 0.1,
+     "test_accuracy_online": 0.54, "test_loss_online": 1.12, "lipschitz": 0.9},
+]
+
+
+def test_epoch_variables_have_long_name_and_units(tmp_path):
+    ds = results.run_dataset(TRAINING_HISTORY, CONFIG)
+    for name, var in ds.data_vars.items():
+        assert var.attrs.get("long_name") and "units" in var.attrs, name
+        assert name in results.__doc__, f"{name} missing from the results docstring table"
+    assert ds["wall_seconds"].attrs["units"] == "s" and "cumulative" in \
+        ds["wall_seconds"].attrs["long_name"]
+    assert ds["train_seconds"].attrs["units"] == "s" and "this epoch" in \
+        ds["train_seconds"].attrs["long_name"]
+    assert "cumulative" in ds["nudged_phases"].attrs["long_name"]
+    back = results.load(results.write(ds, tmp_path / "r.nc"))
+    assert back["train_seconds"].attrs == ds["train_seconds"].attrs
+    swept = results.combine_runs([ds, ds], {"seed": [0, 1]})
+    assert swept["wall_seconds"].attrs == ds["wall_seconds"].attrs
+    assert "long_name" not in results.run_dataset([{"snr": 1.0}], {})["snr"].attrs
+
+
+def test_every_variable_a_training_run_records_is_documented(tmp_path):
+    from thermoep.experiment import TrainConfig, run
+
+    cfg = TrainConfig(epochs=1, limit_train=64, limit_test=32, hidden=(8,), ema_decay=0.9,
+                      estimator="hybrid-cosine")
+    ds = run(cfg, quiet=True)
+    undocumented = [k for k, v in ds.data_vars.items() if "long_name" not in v.attrs]
+    assert undocumented == [] and "train_seconds" in ds.data_vars

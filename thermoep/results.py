@@ -2,7 +2,38 @@
 
 A run has dim ``epoch`` (coords 1..E) and one float64 variable per metric; a sweep adds dims such
 as ``estimator``, ``beta``, ``seed``. The attrs hold the full config (JSON) and the package version,
-so a result file alone reproduces its run.
+so a result file alone reproduces its run. Each known variable carries ``long_name`` and
+``units`` attrs (CF conventions: ``"1"`` is dimensionless, ``"s"`` seconds); NaN means not
+measured in that epoch (e.g. acceptance under deterministic relaxation).
+
+======================== ===== =========================================================
+variable                 units meaning (per epoch ``e``)
+======================== ===== =========================================================
+``train_accuracy``       1     fraction of training examples classified right by the free
+                               phase during epoch e (each batch before its update)
+``test_accuracy``        1     test-set accuracy after epoch e (of the averaged weights
+                               when ``ema_decay`` > 0)
+``train_loss``           1     mean free-phase cost over epoch e's training batches
+``test_loss``            1     mean cost on the test set after epoch e
+``nudged_phases``        1     nudged phases run since the start of training (cumulative)
+``wall_seconds``         s     wall-clock time since the start of training (cumulative,
+                               training and evaluation, carried over a resume)
+``train_seconds``        s     wall-clock time of epoch e's training batches alone (not
+                               cumulative, without evaluation): the speed figure
+``residual``             1     free-phase relaxation residual ‖F(s) − s‖ / step, the
+                               largest in a batch, averaged over the batches
+``acceptance``           1     free-phase Metropolis acceptance rate (MALA, HMC/NUTS),
+                               averaged over the batches
+``beta``                 1     nudging strength β at the end of epoch e (its magnitude
+                               under a random sign)
+``p_std``                1     hybrid estimators: probability of the one-sided update
+``disagreement``         1     adaptive hybrid: averaged 1 − cos(ĝ_one-sided, ĝ_centered)
+``lr``                   1     learning rate of the first parameter group in epoch e
+``test_accuracy_online`` 1     test accuracy of the weights being trained (``ema_decay``)
+``test_loss_online``     1     test cost of the weights being trained (``ema_decay``)
+``lipschitz``            1     Lipschitz constant of the relaxation map at the free fixed
+                               point, largest over 64 test inputs (``--lipschitz``)
+======================== ===== =========================================================
 """
 
 from __future__ import annotations
@@ -24,18 +55,37 @@ import pandas as pd
 import xarray as xr
 
 SCHEMA_VERSION = 1
-EPOCH_VARIABLES = (
-    "train_accuracy", "test_accuracy", "train_loss", "test_loss", "nudged_phases",
-    "wall_seconds", "residual", "acceptance", "beta", "p_std", "lr",
-)
-_UNITS = {"wall_seconds": "s"}
+#: Known per-epoch variables, in the order a run's Dataset lists them: name -> (long_name,
+#: units); the module docstring's table says more.
+EPOCH_VARIABLE_ATTRS: dict[str, tuple[str, str]] = {
+    "train_accuracy": ("training accuracy during the epoch (free phase, before each update)",
+                       "1"),
+    "test_accuracy": ("test accuracy after the epoch", "1"),
+    "train_loss": ("mean free-phase cost over the epoch's training batches", "1"),
+    "test_loss": ("mean test cost after the epoch", "1"),
+    "nudged_phases": ("nudged phases since the start of training (cumulative)", "1"),
+    "wall_seconds": ("wall-clock time since the start of training (cumulative, training and "
+                     "evaluation)", "s"),
+    "train_seconds": ("wall-clock time of this epoch's training batches (without evaluation)",
+                      "s"),
+    "residual": ("free-phase relaxation residual (largest in a batch, mean over batches)", "1"),
+    "acceptance": ("free-phase Metropolis acceptance rate (mean over batches)", "1"),
+    "beta": ("nudging strength beta at the end of the epoch", "1"),
+    "p_std": ("hybrid: probability of the one-sided update", "1"),
+    "disagreement": ("adaptive hybrid: averaged 1 - cos(one-sided, centered)", "1"),
+    "lr": ("learning rate of the first parameter group", "1"),
+    "test_accuracy_online": ("test accuracy of the weights being trained (not averaged)", "1"),
+    "test_loss_online": ("test cost of the weights being trained (not averaged)", "1"),
+    "lipschitz": ("Lipschitz constant of the relaxation map at the free fixed point", "1"),
+}
+EPOCH_VARIABLES = tuple(EPOCH_VARIABLE_ATTRS)
 # attrs written by this module; config keys with these names stay only in the JSON "config" attr
 _RESERVED_ATTRS = ("config", "thermoep_version", "schema_version", "created", "name", "kind",
                    "run_configs")
 
 __all__ = [
-    "EPOCH_VARIABLES", "SCHEMA_VERSION", "check_writable", "combine_runs", "config_of", "load",
-    "run_dataset", "summary_table", "write",
+    "EPOCH_VARIABLES", "EPOCH_VARIABLE_ATTRS", "SCHEMA_VERSION", "check_writable",
+    "combine_runs", "config_of", "load", "run_dataset", "summary_table", "write",
 ]
 
 
@@ -101,6 +151,13 @@ def _attrs(config: Mapping[str, Any], *, name: str, kind: str) -> dict[str, Any]
     return attrs
 
 
+def _variable_attrs(key: str) -> dict[str, str]:
+    if key not in EPOCH_VARIABLE_ATTRS:
+        return {}
+    long_name, units = EPOCH_VARIABLE_ATTRS[key]
+    return {"long_name": long_name, "units": units}
+
+
 def _as_float(value: Any, key: str, epoch: int) -> float:
     if value is None:
         return math.nan
@@ -133,7 +190,7 @@ def run_dataset(
                 [_as_float(row.get(key), key, e) for e, row in zip(epochs, history, strict=True)],
                 dtype=np.float64,
             ),
-            {"units": _UNITS[key]} if key in _UNITS else {},
+            _variable_attrs(key),
         )
         for key in keys
     }
