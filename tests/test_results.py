@@ -253,7 +253,7 @@ def _clipped(fig) -> list[str]:
     return [side for side, out in sides.items() if out]
 
 
-@pytest.mark.parametrize("kind", ["run", "sweep", "curves"])
+@pytest.mark.parametrize("kind", ["run", "sweep", "curves", "compare"])
 def test_plot_titles_and_labels_are_not_clipped(tmp_path, monkeypatch, kind):
     checked = []
     original = plots._save
@@ -272,10 +272,30 @@ def test_plot_titles_and_labels_are_not_clipped(tmp_path, monkeypatch, kind):
         ds.attrs.update(name=long_name, sampler="langevin", energy="prototypical",
                         dataset="fashion-mnist", temperature=0.01)
         plots.plot_sweep(ds, tmp_path / "sweep.png")
-    else:
+    elif kind == "curves":
         plots.plot_curves(_diagnostic(), tmp_path / "snr.png", x="beta", y=["snr", "bias"],
                           title=f"{long_name}: signal-to-noise ratio of the estimators vs beta")
+    else:
+        runs = {f"{long_name} [seed={seed}]": run for seed, run in enumerate(
+            run for _, run in results.split_runs(_sweep()))}
+        plots.plot_compare(runs, tmp_path / "compare.png", title=long_name * 2)
     assert checked == [[]]
+
+
+def test_split_runs_and_final_metrics():
+    runs = results.split_runs(_sweep())
+    assert len(runs) == 11  # 2 estimators x 3 betas x 2 seeds, one combination missing
+    coords, run = runs[0]
+    assert coords == {"estimator": "one_sided", "beta": 0.01, "seed": 0}
+    assert run.sizes == {"epoch": 2}  # the NaN padding of a shorter run is dropped
+    row = results.final_metrics(run)
+    assert row["epochs"] == 2 and row["test_accuracy"] == pytest.approx(0.6)
+    assert row["best_test_accuracy"] == pytest.approx(0.6)
+    assert results.split_runs(_run())[0][0] == {}
+    timed = results.run_dataset([{"train_seconds": 2.0}, {"train_seconds": 4.0}], {})
+    assert results.final_metrics(timed)["train_seconds"] == 3.0  # seconds per epoch
+    with pytest.raises(ValueError, match="split_runs"):
+        results.final_metrics(_sweep())
 
 
 TRAINING_HISTORY = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ _CHAR_WIDTH = 0.6  # DejaVu Sans' mean character width, in ems (a little over, t
 SWEEP_DIMS = ("estimator", "beta", "seed")
 _TITLE_KEYS = ("estimator", "sampler", "energy", "dataset", "beta", "temperature", "seed")
 
-__all__ = ["plot_any", "plot_curves", "plot_run", "plot_sweep"]
+__all__ = ["plot_any", "plot_compare", "plot_curves", "plot_run", "plot_sweep"]
 
 
 def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -228,6 +228,35 @@ def plot_curves(
         ax.legend()
     ax.grid(alpha=0.3)
     _suptitle(fig, title if title is not None else (_title(ds) or ", ".join(y)))
+    return _save(fig, path)
+
+
+def plot_compare(runs: Mapping[str, xr.Dataset], path: str | os.PathLike, *,
+                 var: str = "test_accuracy", title: str | None = None) -> Path:
+    """Overlay ``var`` against epoch for several runs, one labelled line per run.
+
+    ``runs`` maps a label to a single run (dim ``epoch`` only, e.g. from
+    `results.split_runs`); runs without ``var`` are refused.
+    """
+    if not runs:
+        raise ValueError("plot_compare needs at least one run, got none")
+    for label, run in runs.items():
+        if set(run.dims) != {"epoch"}:
+            raise ValueError(f"run {label!r} must have dim 'epoch' only, got {dict(run.sizes)}")
+        if var not in run.data_vars:
+            raise ValueError(f"run {label!r} has no {var!r}; present: {sorted(run.data_vars)}")
+    fig, (ax,) = _figure(1)
+    longest = max(len(label) for label in runs)  # the legend sits beside the axes: widen for it
+    fig.set_figwidth(5.0 + min(0.075 * longest, 7.0))
+    for label, run in runs.items():
+        ax.plot(run["epoch"].values, run[var].values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(var.replace("_", " "))
+    ax.grid(alpha=0.3)
+    # beside the axes, so many runs never hide the curves
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
+    _suptitle(fig, title if title is not None else f"{var} of {len(runs)} runs")
     return _save(fig, path)
 
 

@@ -85,7 +85,8 @@ _RESERVED_ATTRS = ("config", "thermoep_version", "schema_version", "created", "n
 
 __all__ = [
     "EPOCH_VARIABLES", "EPOCH_VARIABLE_ATTRS", "SCHEMA_VERSION", "check_writable",
-    "combine_runs", "config_of", "load", "run_dataset", "summary_table", "write",
+    "combine_runs", "config_of", "final_metrics", "load", "run_dataset", "split_runs",
+    "summary_table", "write",
 ]
 
 
@@ -397,3 +398,43 @@ def summary_table(ds: xr.Dataset) -> list[dict]:
     frame = sub.transpose(*order).to_dataframe().reset_index()
     frame = frame[order + names].dropna(subset=names, how="all")
     return [{k: _py(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def split_runs(ds: xr.Dataset) -> list[tuple[dict[str, Any], xr.Dataset]]:
+    """The runs in ``ds``: ``(coords, run)`` per grid point that holds data (one for a run),
+    each ``run`` along ``epoch`` only, without the NaN epochs that pad shorter runs."""
+    if "epoch" not in ds.dims:
+        raise ValueError(f"split_runs needs an 'epoch' dim, got dims {tuple(ds.dims)}")
+    grid = [d for d in ds.dims if d != "epoch"]
+    names = [k for k, v in ds.data_vars.items() if "epoch" in v.dims]
+    out = []
+    for index in np.ndindex(*(ds.sizes[d] for d in grid)):
+        run = ds.isel(dict(zip(grid, index, strict=True)))[names]
+        done = np.zeros(run.sizes["epoch"], dtype=bool)
+        for name in names:
+            done |= np.isfinite(run[name].values)
+        if not done.any():
+            continue  # a combination the sweep did not run
+        run = run.isel(epoch=slice(0, int(np.flatnonzero(done)[-1]) + 1))
+        coords = {d: _py(ds[d].values[i]) if d in ds.coords else int(i)
+                  for d, i in zip(grid, index, strict=True)}
+        out.append((coords, run))
+    return out
+
+
+def final_metrics(run: xr.Dataset) -> dict[str, Any]:
+    """A run's summary: ``epochs`` done, every epoch variable at its last epoch, the best
+    ``test_accuracy`` and, for ``train_seconds``, the mean over epochs (seconds per epoch)."""
+    if set(run.dims) != {"epoch"}:
+        raise ValueError(f"final_metrics needs one run (dim 'epoch' only), got dims "
+                         f"{dict(run.sizes)}; use split_runs for sweeps")
+    row: dict[str, Any] = {"epochs": int(run.sizes["epoch"])}
+    for name, var in run.data_vars.items():
+        values = np.asarray(var.values, dtype=float)
+        if name == "train_seconds":
+            row[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        else:
+            row[name] = float(values[-1]) if values.size else math.nan
+    if "test_accuracy" in run.data_vars and np.isfinite(run["test_accuracy"].values).any():
+        row["best_test_accuracy"] = float(np.nanmax(run["test_accuracy"].values))
+    return row
