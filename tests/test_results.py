@@ -233,3 +233,105 @@ def test_plots_have_no_pyplot_side_effects(tmp_path):
     plots.plot_run(_run(), tmp_path / "run.png")
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+LONG_CONFIG = {**CONFIG, "estimator": "hybrid-inverse-cosine", "sampler": "langevin",
+               "energy": "prototypical", "dataset": "fashion-mnist", "temperature": 0.01}
+
+
+def _clipped(fig) -> list[str]:
+    """What of the drawn figure (titles, labels, ticks, legends) leaves the canvas, if anything.
+
+    ``get_tightbbox`` covers every artist that is drawn (ticks beyond the limits are not).
+    """
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    tight, (width, height) = fig.get_tightbbox(renderer), fig.get_size_inches()
+    eps = 1 / fig.dpi  # one pixel
+    sides = {"left": tight.x0 < -eps, "bottom": tight.y0 < -eps,
+             "right": tight.x1 > width + eps, "top": tight.y1 > height + eps}
+    return [side for side, out in sides.items() if out]
+
+
+@pytest.mark.parametrize("kind", ["run", "sweep", "curves", "compare"])
+def test_plot_titles_and_labels_are_not_clipped(tmp_path, monkeypatch, kind):
+    checked = []
+    original = plots._save
+
+    def check_then_save(fig, path):
+        checked.append(_clipped(fig))
+        return original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", check_then_save)
+    long_name = "fashion-mnist-hybrid-inverse-cosine-prototypical-readout-warmup-seed-123"
+    if kind == "run":
+        plots.plot_run(results.run_dataset(HISTORY, LONG_CONFIG, name=long_name),
+                       tmp_path / "run.png")
+    elif kind == "sweep":
+        ds = _sweep()
+        ds.attrs.update(name=long_name, sampler="langevin", energy="prototypical",
+                        dataset="fashion-mnist", temperature=0.01)
+        plots.plot_sweep(ds, tmp_path / "sweep.png")
+    elif kind == "curves":
+        plots.plot_curves(_diagnostic(), tmp_path / "snr.png", x="beta", y=["snr", "bias"],
+                          title=f"{long_name}: signal-to-noise ratio of the estimators vs beta")
+    else:
+        runs = {f"{long_name} [seed={seed}]": run for seed, run in enumerate(
+            run for _, run in results.split_runs(_sweep()))}
+        plots.plot_compare(runs, tmp_path / "compare.png", title=long_name * 2)
+    assert checked == [[]]
+
+
+def test_split_runs_and_final_metrics():
+    runs = results.split_runs(_sweep())
+    assert len(runs) == 11  # 2 estimators x 3 betas x 2 seeds, one combination missing
+    coords, run = runs[0]
+    assert coords == {"estimator": "one_sided", "beta": 0.01, "seed": 0}
+    assert run.sizes == {"epoch": 2}  # the NaN padding of a shorter run is dropped
+    row = results.final_metrics(run)
+    assert row["epochs"] == 2 and row["test_accuracy"] == pytest.approx(0.6)
+    assert row["best_test_accuracy"] == pytest.approx(0.6)
+    assert results.split_runs(_run())[0][0] == {}
+    timed = results.run_dataset([{"train_seconds": 2.0}, {"train_seconds": 4.0}], {})
+    assert results.final_metrics(timed)["train_seconds"] == 3.0  # seconds per epoch
+    with pytest.raises(ValueError, match="split_runs"):
+        results.final_metrics(_sweep())
+
+
+TRAINING_HISTORY = [
+    {"train_accuracy": 0.5, "train_loss": 1.2, "test_accuracy": 0.45, "test_loss": 1.3,
+     "nudged_phases": 20.0, "wall_seconds": 3.0, "train_seconds": 2.5, "residual": 1e-4,
+     "acceptance": math.nan, "lr": 0.01, "beta": 0.2, "p_std": 0.5, "disagreement": 0.1,
+     "test_accuracy_online": 0.44, "test_loss_online": 1.31, "lipschitz": 0.9},
+    {"train_accuracy": 0.6, "train_loss": 1.0, "test_accuracy": 0.55, "test_loss": 1.1,
+     "nudged_phases": 40.0, "wall_seconds": 6.5, "train_seconds": 2.4, "residual": 1e-4,
+     "acceptance": math.nan, "lr": 0.01, "beta": 0.2, "p_std": 0.4, "disagreement": 0.1,
+     "test_accuracy_online": 0.54, "test_loss_online": 1.12, "lipschitz": 0.9},
+]
+
+
+def test_epoch_variables_have_long_name_and_units(tmp_path):
+    ds = results.run_dataset(TRAINING_HISTORY, CONFIG)
+    for name, var in ds.data_vars.items():
+        assert var.attrs.get("long_name") and "units" in var.attrs, name
+        assert name in results.__doc__, f"{name} missing from the results docstring table"
+    assert ds["wall_seconds"].attrs["units"] == "s" and "cumulative" in \
+        ds["wall_seconds"].attrs["long_name"]
+    assert ds["train_seconds"].attrs["units"] == "s" and "this epoch" in \
+        ds["train_seconds"].attrs["long_name"]
+    assert "cumulative" in ds["nudged_phases"].attrs["long_name"]
+    back = results.load(results.write(ds, tmp_path / "r.nc"))
+    assert back["train_seconds"].attrs == ds["train_seconds"].attrs
+    swept = results.combine_runs([ds, ds], {"seed": [0, 1]})
+    assert swept["wall_seconds"].attrs == ds["wall_seconds"].attrs
+    assert "long_name" not in results.run_dataset([{"snr": 1.0}], {})["snr"].attrs
+
+
+def test_every_variable_a_training_run_records_is_documented(tmp_path):
+    from thermoep.experiment import TrainConfig, run
+
+    cfg = TrainConfig(epochs=1, limit_train=64, limit_test=32, hidden=(8,), ema_decay=0.9,
+                      estimator="hybrid-cosine")
+    ds = run(cfg, quiet=True)
+    undocumented = [k for k, v in ds.data_vars.items() if "long_name" not in v.attrs]
+    assert undocumented == [] and "train_seconds" in ds.data_vars

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DPI = 120
+TITLE_SIZE = 11  # points
+_CHAR_WIDTH = 0.6  # DejaVu Sans' mean character width, in ems (a little over, to be safe)
 SWEEP_DIMS = ("estimator", "beta", "seed")
 _TITLE_KEYS = ("estimator", "sampler", "energy", "dataset", "beta", "temperature", "seed")
 
-__all__ = ["plot_any", "plot_curves", "plot_run", "plot_sweep"]
+__all__ = ["plot_any", "plot_compare", "plot_curves", "plot_run", "plot_sweep"]
 
 
 def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -50,10 +53,17 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
 
 
 def _title(ds: xr.Dataset) -> str:
-    """"name — key=value, ..." from the dataset's attrs."""
+    """"name" over "key=value, ..." from the dataset's attrs."""
     parts = [f"{k}={ds.attrs[k]}" for k in _TITLE_KEYS if k in ds.attrs and k not in ds.dims]
     name = str(ds.attrs.get("name", ""))
-    return " — ".join(p for p in (name, ", ".join(parts)) if p)
+    return "\n".join(p for p in (name, ", ".join(parts)) if p)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, each line wrapped to the figure's width so none is clipped."""
+    chars = max(20, int(fig.get_figwidth() * 72 / (TITLE_SIZE * _CHAR_WIDTH)))
+    lines = [textwrap.fill(line, chars, break_on_hyphens=False) for line in text.splitlines()]
+    fig.suptitle("\n".join(lines), fontsize=TITLE_SIZE)
 
 
 def _set_xscale(ax: Axes, values: np.ndarray, log: bool) -> None:
@@ -124,7 +134,7 @@ def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(kind)
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(ds) or "run")
+    _suptitle(fig, _title(ds) or "run")
     return _save(fig, path)
 
 
@@ -166,7 +176,7 @@ def plot_sweep(ds: xr.Dataset, path: str | os.PathLike, *, var: str = "test_accu
     if len(lines) > 1 or "estimator" in mean.dims:
         ax.legend()
     ax.grid(alpha=0.3)
-    fig.suptitle(_title(ds) or "sweep")
+    _suptitle(fig, _title(ds) or "sweep")
     return _save(fig, path)
 
 
@@ -217,7 +227,36 @@ def plot_curves(
     if n_lines > 1:
         ax.legend()
     ax.grid(alpha=0.3)
-    fig.suptitle(title if title is not None else (_title(ds) or ", ".join(y)))
+    _suptitle(fig, title if title is not None else (_title(ds) or ", ".join(y)))
+    return _save(fig, path)
+
+
+def plot_compare(runs: Mapping[str, xr.Dataset], path: str | os.PathLike, *,
+                 var: str = "test_accuracy", title: str | None = None) -> Path:
+    """Overlay ``var`` against epoch for several runs, one labelled line per run.
+
+    ``runs`` maps a label to a single run (dim ``epoch`` only, e.g. from
+    `results.split_runs`); runs without ``var`` are refused.
+    """
+    if not runs:
+        raise ValueError("plot_compare needs at least one run, got none")
+    for label, run in runs.items():
+        if set(run.dims) != {"epoch"}:
+            raise ValueError(f"run {label!r} must have dim 'epoch' only, got {dict(run.sizes)}")
+        if var not in run.data_vars:
+            raise ValueError(f"run {label!r} has no {var!r}; present: {sorted(run.data_vars)}")
+    fig, (ax,) = _figure(1)
+    longest = max(len(label) for label in runs)  # the legend sits beside the axes: widen for it
+    fig.set_figwidth(5.0 + min(0.075 * longest, 7.0))
+    for label, run in runs.items():
+        ax.plot(run["epoch"].values, run[var].values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(var.replace("_", " "))
+    ax.grid(alpha=0.3)
+    # beside the axes, so many runs never hide the curves
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
+    _suptitle(fig, title if title is not None else f"{var} of {len(runs)} runs")
     return _save(fig, path)
 
 

