@@ -10,6 +10,7 @@ Signs and conventions: DESIGN.md §1 (p_b ∝ exp(−(E + bℓ)/T), J_β = F_β 
 """
 
 from . import checkpoints, schedules
+from ._version import __version__
 from .costs import COSTS, CrossEntropy, SoftmaxReadout, SquaredError
 from .energies import (
     ENERGIES,
@@ -37,8 +38,6 @@ from .objectives import (
     implicit_grad,
 )
 from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, exact
-
-__version__ = "0.1.0"
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "SAMPLERS", "AdaptiveHybrid", "Backprop", "Centered",
