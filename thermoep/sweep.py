@@ -233,9 +233,15 @@ class RayBackend:
             pending = list(index)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
-                # ray.get re-raises a run's error as a RayTaskError that is also an instance of
-                # the error's own class, so a ValueError stays a ValueError for the caller
-                yield index[done[0]], ray.get(done[0])
+                try:
+                    result = ray.get(done[0])
+                except ray.exceptions.RayTaskError as exc:
+                    # a run's own error, as the local backend raises it (the CLI prints its
+                    # message as one line; Ray's has the remote traceback, kept as the cause)
+                    if isinstance(exc.cause, Exception):
+                        raise exc.cause from exc
+                    raise
+                yield index[done[0]], result
         finally:
             for ref in pending:  # a failed run (or an interrupt) stops the others
                 ray.cancel(ref, force=True)
