@@ -1,20 +1,30 @@
 # Two entry points for a fresh machine: `make train` (main job) and `make test`.
 PYTHON ?= python
-# The CPU wheel of torch 2.13.0 lies on this machine kind's disk; installing it first keeps pip
-# from pulling a multi-GB CUDA build for the package's `torch>=2.2` requirement. A user who
-# already has a (CUDA) torch keeps it: the step is skipped when torch imports.
+# torch is installed first, and only when none imports (a torch you already have, CUDA or not,
+# is kept), so that pip does not choose one for the package's `torch>=2.2` requirement itself.
+# Which build `pip install torch==2.13.0` brings depends on where pip looks:
+# - on this project's machines the CPU wheel lies on local disk and pip takes it;
+# - elsewhere pip takes PyPI's default wheel: on Linux x86_64 that is the CUDA build (several GB
+#   with its nvidia-* dependencies; it also runs on CPU), on macOS and Windows a CPU build;
+# - on a CPU-only Linux box, take PyTorch's CPU index instead:
+#     make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_PIN ?= torch==2.13.0
+TORCH_INDEX ?=
+# the extras `make install` adds; `make test` adds ray, so the Ray sweep tests run (CI too)
+EXTRAS ?= dev
 
-.PHONY: install train test lint bench-core bench-fmnist mnist
+.PHONY: install train test lint dist bench-core bench-fmnist mnist
 
 install:
-	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "$(TORCH_PIN)"
-	@$(PYTHON) -m pip install -q -e ".[dev]"
+	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q \
+	  $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
+	@$(PYTHON) -m pip install -q -e ".[$(EXTRAS)]"
 
 train: install
 	thermoep train --beta 1.0 --path-integral
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
+test: EXTRAS = dev,ray
 test: install
 	@$(PYTHON) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
@@ -28,6 +38,13 @@ mnist:
 
 lint:
 	$(PYTHON) -m ruff check thermoep tests benchmarks
+
+# The sdist and the wheel (built in an isolated env that holds setuptools alone, never torch),
+# checked by twine as PyPI would check them.
+dist: install
+	rm -rf dist
+	$(PYTHON) -m build --outdir dist
+	$(PYTHON) -m twine check --strict dist/*
 
 bench-core: install
 	$(PYTHON) benchmarks/core_speed.py

@@ -12,6 +12,7 @@ observe them. Signs and conventions: docs/design.md (p_b ∝ exp(−(E + bℓ)/T
 """
 
 from . import checkpoints, observers, schedules
+from ._version import __version__
 from .costs import COSTS, CrossEntropy, SoftmaxReadout, SquaredError
 from .energies import (
     ENERGIES,
@@ -53,8 +54,6 @@ from .objectives import (
     implicit_grad,
 )
 from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, Target, exact, sample
-
-__version__ = "0.1.0"
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "INTERACTIONS", "SAMPLERS", "UNITS", "AdaptiveHybrid",

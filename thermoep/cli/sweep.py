@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from ..sweep import BACKENDS
 from .app import USER_ERRORS, app, fail, out
 
 
@@ -32,7 +34,18 @@ def sweep(
                     "(a TrainConfig field; VALUE parsed as JSON when it can be), repeat.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Results file.")] = Path(
         "runs/sweep.nc"),
-    workers: Annotated[int, typer.Option(help="Parallel processes (1 torch thread each).")] = 1,
+    backend: Annotated[str, typer.Option(
+        help=f"Where the runs execute: {', '.join(BACKENDS)} (local processes, or one Ray task "
+             "per run: pip install 'thermoep\\[ray]').")] = "local",
+    workers: Annotated[int | None, typer.Option(
+        help="local: parallel processes (1 torch thread each); default 1.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="ray: the cluster to join, 'auto' or HOST:PORT; default: start a local Ray "
+             "instance for this sweep.")] = None,
+    cpus_per_run: Annotated[float | None, typer.Option(
+        help="ray: CPUs (and torch threads) per run; default 1.")] = None,
+    gpus_per_run: Annotated[float | None, typer.Option(
+        help="ray: GPUs per run, a fraction shares one; default 0.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train every combination of estimator × β × seed (× any grid key of the sweep file) and
@@ -52,13 +65,23 @@ def sweep(
         if out_path == Path("runs/sweep.nc"):
             out_path.parent.mkdir(parents=True, exist_ok=True)
 
-        def progress(i, n, cfg):
+        def progress(i, n, values, reused):
             if not quiet:
-                out.print(f"run {i}/{n} done: {cfg.estimator} β={cfg.beta} seed={cfg.seed}")
+                point = " ".join(f"{k}={v}" for k, v in values.items())
+                out.print(f"run {i}/{n} {'reused' if reused else 'done'}: {point}",
+                          highlight=False, markup=False)
 
-        ds = sweeping.sweep(base, grid, out=out_path, workers=workers, progress=progress)
+        # only the options given, so that the backend refuses one it does not take
+        options = {k: v for k, v in (("workers", workers), ("address", address),
+                                     ("cpus_per_run", cpus_per_run),
+                                     ("gpus_per_run", gpus_per_run)) if v is not None}
+        ds = sweeping.sweep(base, grid, out=out_path, backend=backend, progress=progress,
+                            **options)
     except USER_ERRORS as exc:
         fail(exc)
+    except ImportError as exc:  # the backend's package is missing
+        # fail() prints rich markup, which would swallow the "[ray]" of the install line
+        fail(ImportError(escape(str(exc))))
     if not quiet:
         final = ds["test_accuracy"].isel(epoch=-1)
         out.print(f"{final.size} runs; final test accuracy {float(final.min()):.2%} .. "
