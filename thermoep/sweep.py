@@ -126,20 +126,28 @@ def _find_kept(kept: Sequence[Path | None], cfgs: Sequence[TrainConfig]) -> list
             if path.parent != kept[i].parent or path == kept[i]:
                 continue
             if ds is None:
-                ds = results.load(path)
+                ds = _load_or_none(path)
                 others[j] = (path, ds)
-            if _matches(ds, cfgs[i]):
+            if ds is not None and _matches(ds, cfgs[i]):
                 found[i] = ds
                 break
     return found
+
+
+def _load_or_none(path: Path):
+    """A kept run, or None for a damaged or foreign file (that run is trained again)."""
+    try:
+        return results.load(path)
+    except ValueError:
+        return None
 
 
 def _reusable(kept: Path | None, cfg: TrainConfig):
     """The kept run at ``kept`` if it exists and matches ``cfg`` (else None)."""
     if kept is None or not kept.is_file():
         return None
-    ds = results.load(kept)
-    return ds if _matches(ds, cfg) else None
+    ds = _load_or_none(kept)
+    return ds if ds is not None and _matches(ds, cfg) else None
 
 
 def _matches(ds, cfg: TrainConfig) -> bool:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 
@@ -31,7 +32,7 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError)
 
 def fail(exc: BaseException) -> None:
     """One red line and a non-zero exit."""
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..sweep import BACKENDS
 from .app import USER_ERRORS, app, fail, out
@@ -80,8 +79,7 @@ def sweep(
     except USER_ERRORS as exc:
         fail(exc)
     except ImportError as exc:  # the backend's package is missing
-        # fail() prints rich markup, which would swallow the "[ray]" of the install line
-        fail(ImportError(escape(str(exc))))
+        fail(exc)
     if not quiet:
         final = ds["test_accuracy"].isel(epoch=-1)
         out.print(f"{final.size} runs; final test accuracy {float(final.min()):.2%} .. "
