@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from thermoep.experiment import TrainConfig, run
+from thermoep.config import RunConfig
+from thermoep.experiment import run
 from thermoep.objectives.hybrid import Hybrid
 
 RESULTS = Path(__file__).parent / "results"
@@ -28,7 +29,7 @@ class _Enough(Exception):
     pass
 
 
-def trace(cfg: TrainConfig, batches: int) -> list[dict]:
+def trace(cfg: RunConfig, batches: int) -> list[dict]:
     """Train ``cfg`` (a hybrid) for ``batches`` updates, recording each one."""
     rows: list[dict] = []
     call = Hybrid.__call__
@@ -90,10 +91,9 @@ def main() -> None:
     ap.add_argument("--tag", default="steps40_seed42")
     args = ap.parse_args()
     base = json.loads(Path(args.config).read_text())["base"]
-    for item in args.set:
-        k, v = item.split("=", 1)
-        base[k] = json.loads(v)
-    cfg = TrainConfig.from_dict({**base, "estimator": args.estimator, "seed": args.seed})
+    sets = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    cfg = RunConfig.from_dict(base).with_values(
+        {**sets, "estimator": args.estimator, "seed": args.seed})
     rows = trace(cfg, args.batches)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"collapse_trace_{args.tag}.json"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from thermoep.experiment import TrainConfig, run, seconds_per_epoch
+from thermoep.config import RunConfig
+from thermoep.experiment import run, seconds_per_epoch
 
 OUT = Path(__file__).parent / "results"
 RUNS = {
@@ -38,7 +39,7 @@ def main() -> None:
     for name, kw in RUNS.items():
         accs, secs = [], []
         for seed in args.seeds:
-            ds = run(TrainConfig(seed=seed, **kw), quiet=True)
+            ds = run(RunConfig.of(seed=seed, **kw), quiet=True)
             accs.append(float(ds["test_accuracy"].values[-1]))
             secs.append(seconds_per_epoch(ds))
             cfg = json.loads(ds.attrs["config"])

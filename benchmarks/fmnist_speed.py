@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thermoep.experiment import TrainConfig, run
+from thermoep.config import RunConfig
+from thermoep.experiment import run
 
 OUT = Path(__file__).parent / "results"
 REFERENCE = {"seconds_per_epoch": 52.0, "test_accuracy_3_epochs": 0.8695}
 
 
-def config(seed: int, epochs: int, energy: str = "prototypical") -> TrainConfig:
-    return TrainConfig(
-        dataset="fashion-mnist", sizes=(784, 512, 10), activation="sigmoid4", energy=energy,
+def config(seed: int, epochs: int, energy: str = "prototypical") -> RunConfig:
+    return RunConfig.of(
+        dataset="fashion-mnist", hidden=(512,), activation="sigmoid4", energy=energy,
         estimator="centered", beta=0.1, sampler="relax", steps=30, nudged_steps=10,
         step_size=1.0 if energy == "prototypical" else 0.5, batch_size=50, optimizer="adam",
         lr=5e-4, schedule="constant", epochs=epochs, seed=seed,

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from thermoep.config import RunConfig
 from thermoep.data import load_dataset
 from thermoep.data.augment import Augment
-from thermoep.experiment import TrainConfig, run
+from thermoep.experiment import run
 
 
 def _reference(img: torch.Tensor, flip: bool, dy: int, dx: int, fill: float) -> torch.Tensor:
@@ -80,15 +81,15 @@ def test_bad_augmentation_settings_raise():
     with pytest.raises(ValueError, match="out of its frame"):
         Augment((8, 8), translate=8)
     with pytest.raises(ValueError, match="translate"):
-        TrainConfig(translate=-1).resolved()
+        RunConfig.of(translate=-1).resolved()
 
 
 def test_training_with_augmentation_runs_and_is_reproducible():
-    cfg = TrainConfig(epochs=2, limit_train=200, limit_test=100, hidden=(16,), batch_size=50,
+    cfg = RunConfig.of(epochs=2, limit_train=200, limit_test=100, hidden=(16,), batch_size=50,
                       hflip=True, translate=1)
     a, b = run(cfg, quiet=True), run(cfg, quiet=True)
-    plain = run(TrainConfig(epochs=2, limit_train=200, limit_test=100, hidden=(16,),
+    plain = run(RunConfig.of(epochs=2, limit_train=200, limit_test=100, hidden=(16,),
                             batch_size=50), quiet=True)
     assert a["train_loss"].values.tolist() == b["train_loss"].values.tolist()
     assert a["train_loss"].values.tolist() != plain["train_loss"].values.tolist()
-    assert a.attrs["translate"] == 1 and a.attrs["hflip"] == 1
+    assert a.attrs["data.translate"] == 1 and a.attrs["data.hflip"] == 1

@@ -7,8 +7,9 @@ import torch
 
 from thermoep import PrototypicalHopfield, SoftmaxReadout
 from thermoep.averaging import WeightAverage
+from thermoep.config import RunConfig
 from thermoep.costs import trainables
-from thermoep.experiment import TrainConfig, epoch_checkpoint, run
+from thermoep.experiment import epoch_checkpoint, run
 
 QUICK = dict(limit_train=300, limit_test=120, hidden=(32,), batch_size=50)
 
@@ -65,7 +66,7 @@ def test_bad_decay_is_refused(decay):
     with pytest.raises(ValueError):
         WeightAverage(model, cost, decay=decay)
     with pytest.raises(ValueError, match="ema_decay"):
-        TrainConfig(ema_decay=decay if decay != 0.0 else -1.0, **QUICK).resolved()
+        RunConfig.of(ema_decay=decay if decay != 0.0 else -1.0, **QUICK).resolved()
 
 
 def test_state_dict_round_trip_and_mismatch():
@@ -83,10 +84,10 @@ def test_state_dict_round_trip_and_mismatch():
 
 
 def test_training_reports_averaged_and_online_test_metrics(tmp_path):
-    cfg = TrainConfig(epochs=2, ema_decay=0.99, energy="prototypical", cost="softmax-readout",
+    cfg = RunConfig.of(epochs=2, ema_decay=0.99, energy="prototypical", cost="softmax-readout",
                       beta=0.1, steps=15, nudged_steps=6, **QUICK)
     ds = run(cfg, out=tmp_path / "a.nc", quiet=True)
-    plain = run(TrainConfig(epochs=2, energy="prototypical", cost="softmax-readout", beta=0.1,
+    plain = run(RunConfig.of(epochs=2, energy="prototypical", cost="softmax-readout", beta=0.1,
                             steps=15, nudged_steps=6, **QUICK), quiet=True)
     # the average is never read by training: the online weights' metrics equal a run without it
     assert ds["train_loss"].values.tolist() == plain["train_loss"].values.tolist()
@@ -96,7 +97,7 @@ def test_training_reports_averaged_and_online_test_metrics(tmp_path):
 
 
 def test_resumed_run_with_an_average_repeats_the_run(tmp_path):
-    cfg = TrainConfig(epochs=3, ema_decay=0.99, beta=0.2, steps=15, nudged_steps=6, **QUICK)
+    cfg = RunConfig.of(epochs=3, ema_decay=0.99, beta=0.2, steps=15, nudged_steps=6, **QUICK)
     whole = run(cfg, out=tmp_path / "w.nc", checkpoint_every=1, keep_checkpoints=True,
                 quiet=True)
     ckpt = tmp_path / "r.ckpt"

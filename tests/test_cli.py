@@ -44,7 +44,7 @@ def test_train_prototypical_energy_with_global_standardisation(tmp_path):
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     with xr.open_dataset(out) as ds:
-        assert ds.attrs["energy"] == "prototypical" and ds.attrs["standardize"] == "global"
+        assert ds.attrs["energy"] == "prototypical" and ds.attrs["data.standardize"] == "global"
         assert float(ds["test_accuracy"][-1]) > 0.3  # 10 classes of digits: chance is 0.1
 
 
@@ -54,10 +54,10 @@ def test_train_prototypical_energy_with_global_standardisation(tmp_path):
         (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
         (["--estimator", "magic"], "unknown estimator 'magic'"),
         (["--estimator", "one-sided", "--beta", "0"], "beta must be non-zero"),
-        (["--temperature", "-1", "--estimator", "finite-nudge"], "temperature must be >= 0"),
-        (["--sizes", "784,32,10"], "do not match the data"),
-        (["--sampler", "gibbs", "--activation", "sigmoid4"], "needs binary units"),
-        (["--energy", "spin-glass"], "unknown energy 'spin-glass'"),
+        (["--temperature", "-1", "--estimator", "finite-nudge"], "temperature must be > 0"),
+        (["--set", "model.depth=3"], "model 'hopfield' has no parameter 'depth'"),
+        (["--sampler", "gibbs", "--activation", "sigmoid4"], "sigmoid4 units have no"),
+        (["--energy", "spin-glass"], "unknown model 'spin-glass'"),
         (["--energy", "prototypical", "--estimator", "finite-nudge"], "Langevin"),
         (["--out", "/nonexistent-dir/x.nc"], "nonexistent-dir"),
         (["--layer-lrs", "0.1,fast"], "comma-separated numbers for --layer-lrs"),

@@ -16,8 +16,9 @@ from scipy.integrate import IntegrationWarning, quad
 
 import thermoep as te
 from tests.problems import binary_problem, generator, max_z
+from thermoep.config import RunConfig
 from thermoep.energies.units import Tanh
-from thermoep.experiment import TrainConfig, make_sampler
+from thermoep.experiment import build
 from thermoep.observers import ConditionalSmoother, MeanParamGrad
 from thermoep.samplers.conditionals import draw
 
@@ -188,14 +189,17 @@ def test_continuous_gibbs_refuses_what_it_cannot_sample():
 
 
 def test_conditional_settings_are_validated():
-    base = dict(dataset="digits", hidden=(8,), temperature=0.01, estimator="finite-nudge")
-    cfg = TrainConfig(sampler="gibbs", conditional=True, **base).resolved()
-    assert isinstance(make_sampler(cfg), te.Gibbs)
-    with pytest.raises(ValueError, match="tanh"):
-        TrainConfig(sampler="gibbs", activation="sigmoid4", **base).resolved()
+    base = dict(dataset="digits", hidden=(8,), temperature=0.01, estimator="finite-nudge",
+                limit_train=64, limit_test=32)
+    cfg = RunConfig.of(sampler="gibbs", conditional=True, **base).resolved()
+    assert isinstance(cfg.make_sampler(), te.Gibbs)
+    assert cfg.get("estimator.rao_blackwell") == "conditional"
+    # found when the run is built, before the first batch
+    with pytest.raises(TypeError, match="sigmoid4 units have no closed-form law"):
+        build(RunConfig.of(sampler="gibbs", activation="sigmoid4", **base))
     with pytest.raises(ValueError, match="Monte-Carlo"):
-        TrainConfig(hidden=(8,), dataset="digits", sampler="relax",
-                                  conditional=True).resolved()
-    with pytest.raises(ValueError, match="one of"):
-        TrainConfig(sampler="langevin", conditional=True, rao_blackwell=True,
-                                  **base).resolved()
+        RunConfig.of(hidden=(8,), dataset="digits", sampler="relax",
+                     conditional=True).resolved()
+    with pytest.raises(ValueError, match="choose one Rao"):
+        RunConfig.of(sampler="langevin", conditional=True, rao_blackwell=True,
+                     **base).resolved()

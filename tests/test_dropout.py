@@ -11,6 +11,7 @@ import torch
 
 import thermoep as te
 from tests.problems import binary_problem, generator, hopfield_problem, observed_grad
+from thermoep.config import RunConfig
 
 
 def _scales(energy, seed, p=0.4):
@@ -177,15 +178,15 @@ def test_exact_enumeration_refuses_per_sample_scales(float64):
 
 
 def test_training_with_dropout_is_reproducible_and_evaluates_the_whole_network():
-    from thermoep.experiment import TrainConfig, run
+    from thermoep.experiment import run
 
-    cfg = TrainConfig(epochs=2, limit_train=200, limit_test=100, hidden=(16,), batch_size=50,
+    cfg = RunConfig.of(epochs=2, limit_train=200, limit_test=100, hidden=(16,), batch_size=50,
                       dropout=0.3)
     a, b = run(cfg, quiet=True), run(cfg, quiet=True)
-    plain = run(TrainConfig(epochs=2, limit_train=200, limit_test=100, hidden=(16,),
+    plain = run(RunConfig.of(epochs=2, limit_train=200, limit_test=100, hidden=(16,),
                             batch_size=50), quiet=True)
     assert a["train_loss"].values.tolist() == b["train_loss"].values.tolist()
     assert a["train_loss"].values.tolist() != plain["train_loss"].values.tolist()
-    assert a.attrs["dropout"] == 0.3
+    assert a.attrs["model.dropout"] == 0.3
     with pytest.raises(ValueError, match="dropout"):
-        TrainConfig(dropout=1.0).resolved()
+        RunConfig.of(dropout=1.0).resolved()

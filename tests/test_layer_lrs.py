@@ -1,4 +1,4 @@
-"""Per-layer learning rates (TrainConfig.layer_lrs, --layer-lrs)."""
+"""Per-layer learning rates (RunConfig optim.layer_lrs, --layer-lrs)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from thermoep import PrototypicalHopfield, SoftmaxReadout
+from thermoep.config import RunConfig
 from thermoep.costs import trainables
-from thermoep.experiment import TrainConfig, build, layer_groups
+from thermoep.experiment import build, layer_groups
 
 QUICK = dict(limit_train=200, limit_test=50, batch_size=50)
 
@@ -34,7 +35,7 @@ def test_wrong_count_is_refused(lrs):
 
 
 def test_built_optimizer_uses_each_rate_and_the_schedule_decays_each_group():
-    cfg = TrainConfig(hidden=(16, 8), layer_lrs=(0.04, 0.02, 0.01), optimizer="sgd", epochs=4,
+    cfg = RunConfig.of(hidden=(16, 8), layer_lrs=(0.04, 0.02, 0.01), optimizer="sgd", epochs=4,
                       **QUICK).resolved()
     _, model, _, _, opt, sched, _, _ = build(cfg)
     assert [g["lr"] for g in opt.param_groups] == [0.04, 0.02, 0.01]
@@ -47,14 +48,14 @@ def test_built_optimizer_uses_each_rate_and_the_schedule_decays_each_group():
 
 
 def test_bad_rates_are_refused():
-    with pytest.raises(ValueError, match="layer learning rate"):
-        TrainConfig(layer_lrs=(0.1, -0.1), **QUICK).resolved()
-    cfg = TrainConfig(layer_lrs=(0.1, 0.1, 0.1), **QUICK).resolved()  # hidden (256,): 2 layers
+    with pytest.raises(ValueError, match="layer_lrs must be > 0"):
+        RunConfig.of(layer_lrs=(0.1, -0.1), **QUICK).resolved()
+    cfg = RunConfig.of(layer_lrs=(0.1, 0.1, 0.1), **QUICK).resolved()  # hidden (256,): 2 layers
     with pytest.raises(ValueError, match="needs 2 learning rates"):
         build(cfg)
 
 
 def test_config_round_trips_through_a_dict():
-    cfg = TrainConfig(layer_lrs=(0.1, 0.05), **QUICK)
-    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.to_dict()["layer_lrs"] == [0.1, 0.05]
+    cfg = RunConfig.of(layer_lrs=(0.1, 0.05), **QUICK)
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict()["optim"]["layer_lrs"] == [0.1, 0.05]

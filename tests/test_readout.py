@@ -10,7 +10,8 @@ import torch
 
 import thermoep as te
 from tests.problems import generator
-from thermoep.experiment import TrainConfig, run
+from thermoep.config import RunConfig
+from thermoep.experiment import build, run
 
 BETAS = (0.01, 0.005, 0.0025)
 QUICK = dict(dataset="digits", limit_train=128, limit_test=64, batch_size=32, hidden=(12,),
@@ -118,14 +119,15 @@ def test_what_cannot_train_the_readout_says_so():
         g.apply_(net)
     g.apply_(net, cost)
     assert cost.weight.grad is not None
+    deterministic = {k: v for k, v in QUICK.items() if k != "nudged_steps"}
     for bad in (dict(estimator="finite-nudge"), dict(estimator="contrastive"),
                 dict(sampler="langevin", energy="hopfield", temperature=0.01)):
-        with pytest.raises(ValueError, match="softmax-readout"):
-            TrainConfig(**{**QUICK, **bad}).resolved()
+        with pytest.raises(TypeError, match="parameters of its own|no output layer to clamp"):
+            build(RunConfig.of(**{**deterministic, **bad}))
 
 
 def test_training_updates_and_checkpoints_the_readout(tmp_path):
-    cfg = TrainConfig(epochs=2, **QUICK)
+    cfg = RunConfig.of(epochs=2, **QUICK)
     whole = run(cfg, out=tmp_path / "w.nc", checkpoint_every=1, keep_checkpoints=True,
                 quiet=True)
     from thermoep import checkpoints
@@ -166,7 +168,7 @@ def test_cli_trains_the_readout_and_diagnoses_its_checkpoints(tmp_path):
                             "--checkpoint-every", "1", "--keep-checkpoints"])
     assert r.exit_code == 0, r.output
     with xr.open_dataset(out) as ds:
-        assert ds.attrs["cost"] == "softmax-readout"
+        assert ds.attrs["model.cost"] == "softmax-readout"
         assert float(ds["train_loss"][1]) < float(ds["train_loss"][0])
     r = runner.invoke(app, ["diagnose", "alignment", "--checkpoints", str(tmp_path),
                             "--batch", "32", "--out", str(tmp_path / "al.nc")])

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from thermoep import plots, results
+from thermoep.config import RunConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -328,9 +329,9 @@ def test_epoch_variables_have_long_name_and_units(tmp_path):
 
 
 def test_every_variable_a_training_run_records_is_documented(tmp_path):
-    from thermoep.experiment import TrainConfig, run
+    from thermoep.experiment import run
 
-    cfg = TrainConfig(epochs=1, limit_train=64, limit_test=32, hidden=(8,), ema_decay=0.9,
+    cfg = RunConfig.of(epochs=1, limit_train=64, limit_test=32, hidden=(8,), ema_decay=0.9,
                       estimator="hybrid-cosine")
     ds = run(cfg, quiet=True)
     undocumented = [k for k, v in ds.data_vars.items() if "long_name" not in v.attrs]

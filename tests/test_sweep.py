@@ -44,7 +44,7 @@ def test_interrupted_sweep_resumes_from_kept_runs(tmp_path, monkeypatch):
 
 
 def test_kept_runs_are_found_under_an_older_name(tmp_path, monkeypatch):
-    """A field added to TrainConfig changes the hashed file name; the run is still reused."""
+    """A key added to the config changes the hashed file name; the run is still reused."""
     grid = {"estimator": ["centered"], "seed": [0]}
     out = tmp_path / "o.nc"
     first = sweep.sweep(QUICK, grid, out=out)
@@ -80,7 +80,7 @@ def test_benchmark_sweep_files_resolve(path):
 def test_bad_grid_is_refused_before_any_run():
     with pytest.raises(ValueError, match="unknown estimator 'nope'"):
         sweep.configs(QUICK, {"estimator": ["centered", "nope"]})
-    with pytest.raises(ValueError, match="unknown config keys"):
+    with pytest.raises(ValueError, match="unknown setting 'colour'"):
         sweep.configs(QUICK, {"colour": ["red"]})
 
 
@@ -114,9 +114,9 @@ def test_progress_lines_print_the_resolved_grid_values(tmp_path):
                                      "hidden=[8]", "--set", "limit_train=50", "--set",
                                      "limit_test=20", "--out", str(tmp_path / "p.nc")])
     assert "run 1/2 reused: seed=0" in again.output, again.output
-    cfg = sweep.TrainConfig.from_dict({"estimator": "one-sided", "seed": 3})
+    cfg = sweep.RunConfig.from_dict({"estimator": "one-sided", "seed": 3})
     assert sweep.resolved_values(cfg, ["beta", "seed", "steps"]) == {
-        "beta": 0.2, "seed": 3, "steps": 20}
+        "beta": 0.2, "seed": 3, "steps": 30}
 
 
 def test_backends_are_a_registry(tmp_path):

@@ -112,7 +112,8 @@ def test_ray_backend_options_are_checked(cluster):
 def test_a_failing_run_raises_its_own_error(cluster, tmp_path):
     """As on the local backend: the run's ValueError, whose message the CLI prints as one line
     (Ray's wrapper, with the remote traceback, is its cause)."""
-    with pytest.raises(ValueError, match=r"^layer sizes \[3, 8, 10\] do not match the data") as e:
-        sweep.sweep(TINY, {"sizes": [[3, 8, 10]]}, backend="ray", out=tmp_path / "f.nc")
+    missing = str(tmp_path / "no-such-data")
+    with pytest.raises(ValueError, match="no-such-data") as e:
+        sweep.sweep(TINY, {"data_dir": [missing]}, backend="ray", out=tmp_path / "f.nc")
     assert isinstance(e.value.__cause__, ray.exceptions.RayTaskError)
     assert not (tmp_path / "f.nc").exists()

@@ -60,6 +60,16 @@ class Cost:
         """The cost's own parameters φ, keyed as in a :class:`~thermoep.Gradient` (none here)."""
         return {}
 
+    #: the cost reads the energy's last layer through parameters of its own (a read-out), so
+    #: the energy ends with its last hidden layer
+    reads_hidden = False
+
+    @classmethod
+    def for_model(cls, features: int, classes: int) -> Cost:
+        """The cost for an energy whose output layer has ``features`` units and ``classes``
+        classes."""
+        return cls()
+
     def param_grad(self, out: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Σ over the batch (and chains) of ∂ℓ/∂φ at ``out``; empty without parameters."""
         return {}
@@ -132,7 +142,12 @@ class SoftmaxReadout(Cost, nn.Module):
     """
 
     prefix = "readout"
+    reads_hidden = True
     _logits_cost = CrossEntropy()  # ℓ and ∂ℓ/∂z on the logits z
+
+    @classmethod
+    def for_model(cls, features: int, classes: int) -> SoftmaxReadout:
+        return cls(features, classes)
 
     def __init__(self, in_features: int, classes: int) -> None:
         nn.Module.__init__(self)

@@ -125,16 +125,20 @@ def _jsonable(obj: Any, where: str = "config") -> Any:
     )
 
 
-def _flat_attrs(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-level scalar config entries as netCDF-safe attrs (bools as int, None skipped)."""
+def _flat_attrs(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalar config entries as netCDF-safe attrs (bools as int, None skipped), the entries of
+    a nested section under dotted names (``sampler.chains``)."""
     out: dict[str, Any] = {}
     for key, value in config.items():
-        if key in _RESERVED_ATTRS or value is None:
+        if (not prefix and key in _RESERVED_ATTRS) or value is None:
             continue
-        if isinstance(value, bool):
-            out[key] = int(value)
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flat_attrs(value, f"{name}."))
+        elif isinstance(value, bool):
+            out[name] = int(value)
         elif isinstance(value, (str, int, float)):
-            out[key] = value
+            out[name] = value
     return out
 
 
@@ -171,11 +175,13 @@ def _as_float(value: Any, key: str, epoch: int) -> float:
 
 
 def run_dataset(
-    history: Sequence[Mapping[str, float]], config: Mapping[str, Any], *, name: str = "run"
+    history: Sequence[Mapping[str, float]], config: Mapping[str, Any], *, name: str = "run",
+    attrs: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """One run as a Dataset: dim ``epoch`` (1..E), a float64 variable per metric, config in attrs.
 
     Metrics missing from an epoch's dict are NaN. Known metrics (EPOCH_VARIABLES) come first.
+    ``attrs``: flat settings worth seeing at a glance (plot titles), beside the JSON config.
     """
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
@@ -195,7 +201,9 @@ def run_dataset(
         )
         for key in keys
     }
-    return xr.Dataset(data, coords={"epoch": epochs}, attrs=_attrs(cfg, name=name, kind="run"))
+    ds_attrs = _attrs(cfg, name=name, kind="run")
+    ds_attrs.update(_flat_attrs(_jsonable(dict(attrs or {}))))
+    return xr.Dataset(data, coords={"epoch": epochs}, attrs=ds_attrs)
 
 
 def config_of(ds: xr.Dataset) -> dict:

@@ -1,8 +1,9 @@
 """Grids of training runs (estimator × β × seed × ...) as one Dataset, on local processes or Ray.
 
-A sweep file is JSON: ``{"base": {<TrainConfig fields>}, "grid": {"estimator": [...],
-"beta": [...], "seed": [...]}}``. Every combination of the grid values is one run of
-:func:`thermoep.experiment.run`; the results are stacked by
+A sweep file is JSON: ``{"base": {<a run config: its sections>}, "grid": {"estimator":
+[...], "beta": [...], "seed": [...], "sampler.chains": [...]}}``, the grid keyed by config keys
+(short or dotted, see :mod:`thermoep.config`). Every combination of the grid values is one run
+of :func:`thermoep.experiment.run`; the results are stacked by
 :func:`thermoep.results.combine_runs` along the grid's dims (plus ``epoch``).
 
 Where the runs execute is a *backend* (``BACKENDS``): ``local`` (this process, or a pool of
@@ -24,7 +25,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import results
-from .experiment import TrainConfig, run
+from .config import SECTIONS, RunConfig
+from .experiment import run
 
 
 def load_spec(path: str | os.PathLike) -> tuple[dict, dict]:
@@ -52,8 +54,16 @@ def _check_distinct(name: str, values: list) -> None:
                              "value of a grid dim must be distinct")
 
 
-def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]:
-    """Every combination of the grid, validated before any run starts."""
+def _legacy(base: dict) -> bool:
+    """A flat base of short keys (thermoep 0.1's sweep files) rather than sections."""
+    return not any(isinstance(base.get(s), dict) for s in SECTIONS)
+
+
+def configs(base: dict, grid: dict, overrides: dict | None = None
+            ) -> tuple[list[RunConfig], dict[str, list]]:
+    """Every combination of the grid (then ``overrides``, e.g. ``--set``), validated before
+    any run starts. A flat base of thermoep 0.1 is read with each grid point merged into it, as
+    it was then (``beta_schedule: "linear"`` takes the base's ``beta_end``)."""
     if not grid:
         raise ValueError("a sweep needs a grid, e.g. {'seed': [0, 1, 2]}")
     names = list(grid)
@@ -62,9 +72,12 @@ def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]
             raise ValueError(f"grid[{n!r}] must be a non-empty list, got {grid[n]!r}")
         _check_distinct(n, grid[n])
     cfgs, coords, seen = [], {n: [] for n in names}, {}
+    start = None if _legacy(base) else RunConfig.from_dict(base)
     for combo in itertools.product(*(grid[n] for n in names)):
         point = dict(zip(names, combo, strict=True))
-        cfg = TrainConfig.from_dict({**base, **point})
+        cfg = (RunConfig.from_dict({**base, **point}) if start is None
+               else start.with_values(_grid_values(point)))
+        cfg = cfg.with_values(overrides or {})
         key = _config_key(cfg.resolved())  # fail fast on a bad combination
         if key in seen:  # e.g. beta [null, 0.2]: both are the estimator's default 0.2
             raise ValueError(f"grid points {seen[key]} and {point} are the same run once "
@@ -76,18 +89,31 @@ def configs(base: dict, grid: dict) -> tuple[list[TrainConfig], dict[str, list]]
     return cfgs, coords
 
 
-def _config_key(cfg: TrainConfig) -> str:
+def _grid_values(point: dict) -> dict:
+    """A grid point as config values: ``null`` leaves a key to its default; the β schedule of
+    thermoep 0.1's sweep files (``beta_schedule: "linear"``) is a table now."""
+    out = {k: v for k, v in point.items() if v is not None}
+    spec = out.get("beta_schedule", out.get("estimator.beta_schedule"))
+    if isinstance(spec, str):
+        key = "beta_schedule" if "beta_schedule" in out else "estimator.beta_schedule"
+        out[key] = None if spec == "fixed" else {"name": spec}
+        if out[key] is None:
+            out.pop(key)
+    return out
+
+
+def _config_key(cfg: RunConfig) -> str:
     return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
-def resolved_values(cfg: TrainConfig, names: Sequence[str]) -> dict:
+def resolved_values(cfg: RunConfig, names: Sequence[str]) -> dict:
     """The run's values of the grid dims ``names`` once its defaults are filled in (what the run
     trains with: a grid value ``null`` shows as the estimator's default β, say)."""
-    resolved = cfg.resolved().to_dict()
+    resolved = cfg.resolved()
     return {n: resolved.get(n) for n in names}
 
 
-def _one(cfg: TrainConfig, kept: Path | None = None, *, threads: int | None = None):
+def _one(cfg: RunConfig, kept: Path | None = None, *, threads: int | None = None):
     """Train one run and, when ``kept`` is given, write it there (in the process that trained
     it, so a sweep killed later still finds it)."""
     if threads:
@@ -101,20 +127,21 @@ def _one(cfg: TrainConfig, kept: Path | None = None, *, threads: int | None = No
     return ds
 
 
-def run_file(out: Path, cfg: TrainConfig) -> Path:
-    """Where a sweep keeps one finished run: ``<out>.runs/<hash of its config>.nc``."""
-    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+def run_file(out: Path, cfg: RunConfig) -> Path:
+    """Where a sweep keeps one finished run: ``<out>.runs/<hash of its resolved config>.nc``."""
+    key = hashlib.sha256(json.dumps(cfg.resolved().to_dict(), sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
     return out.parent / f"{out.name}.runs" / f"{key}.nc"
 
 
-def find_kept(kept: Path | None, cfg: TrainConfig):
+def find_kept(kept: Path | None, cfg: RunConfig):
     """The finished run for ``cfg``: at ``kept`` (its hashed name) or, for runs kept before a
     config field was added (which changes the hash), any run in the same folder whose stored
     config matches; None when there is none."""
     return _find_kept([kept], [cfg])[0]
 
 
-def _find_kept(kept: Sequence[Path | None], cfgs: Sequence[TrainConfig]) -> list:
+def _find_kept(kept: Sequence[Path | None], cfgs: Sequence[RunConfig]) -> list:
     """:func:`find_kept` for many runs, reading each file of the folder at most once."""
     found = [_reusable(k, c) for k, c in zip(kept, cfgs, strict=True)]
     missing = [i for i, ds in enumerate(found) if ds is None and kept[i] is not None]
@@ -142,7 +169,7 @@ def _load_or_none(path: Path):
         return None
 
 
-def _reusable(kept: Path | None, cfg: TrainConfig):
+def _reusable(kept: Path | None, cfg: RunConfig):
     """The kept run at ``kept`` if it exists and matches ``cfg`` (else None)."""
     if kept is None or not kept.is_file():
         return None
@@ -150,17 +177,17 @@ def _reusable(kept: Path | None, cfg: TrainConfig):
     return ds if ds is not None and _matches(ds, cfg) else None
 
 
-def _matches(ds, cfg: TrainConfig) -> bool:
-    """Whether the kept run ``ds`` was trained with ``cfg``'s resolved config (a changed default
-    changes the resolved config, so such a run is trained again)."""
+def _matches(ds, cfg: RunConfig) -> bool:
+    """Whether the kept run ``ds`` was trained with ``cfg``'s resolved config: its stored config
+    (of this version, or thermoep 0.1's flat one) resolved again, so that keys newer than the run
+    take their defaults on both sides; a changed default changes the resolved config, so such a
+    run is trained again."""
     try:
-        stored = results.config_of(ds)
-    except ValueError:
+        stored = RunConfig.from_dict(results.config_of(ds)).resolved().flat()
+    except (TypeError, ValueError):
         return False
-    # the stored config is the resolved one plus what the run derived (sizes, data source)
-    want = json.loads(json.dumps(cfg.resolved().to_dict()))
-    defaults = json.loads(json.dumps(TrainConfig().to_dict()))  # fields newer than the run
-    return all(v is None or stored.get(k, defaults.get(k)) == v for k, v in want.items())
+    want = json.loads(json.dumps(cfg.resolved().flat(), default=str))
+    return json.loads(json.dumps(stored, default=str)) == want
 
 
 # -- backends: where the runs execute --------------------------------------------------------
@@ -284,7 +311,8 @@ def make_backend(name: str, **options):
 
 
 def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None,
-          backend: str = "local", name: str = "sweep", progress=None, **options):
+          backend: str = "local", name: str = "sweep", progress=None,
+          overrides: dict | None = None, **options):
     """Run the grid on ``backend`` (``BACKENDS``; its ``options``, e.g. ``workers=2`` for local,
     ``address="auto", cpus_per_run=2`` for ray) and combine the runs into one Dataset.
 
@@ -294,7 +322,7 @@ def sweep(base: dict, grid: dict, *, out: str | os.PathLike | None = None,
     changed is trained again). ``progress(done, total, values, reused)`` is called as each run
     finishes, with ``values`` the run's resolved values of the grid dims.
     """
-    cfgs, coords = configs(base, grid)
+    cfgs, coords = configs(base, grid, overrides)
     runner = make_backend(backend, **options)
     if out is not None:
         # absolute, so that a task started in another working directory writes the same file

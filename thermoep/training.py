@@ -22,14 +22,19 @@ from .energies.dropout import UnitDropout
 from .objectives.base import Estimator
 from .progress import Reporter
 
+#: a free-phase loss this many times its first value means the run has diverged
+EXPLOSION = 1e3
+
 
 class TrainingDiverged(RuntimeError):
-    """Raised when a loss or gradient becomes non-finite; says where."""
+    """Raised when a loss or gradient becomes non-finite or the loss explodes; says where, and
+    carries the metrics of the epochs finished before (``history``)."""
 
-    def __init__(self, epoch: int, batch: int, what: str) -> None:
-        super().__init__(f"training diverged at epoch {epoch}, batch {batch}: {what} is not "
-                         "finite (NaN/inf); lower the learning rate or beta")
+    def __init__(self, epoch: int, batch: int, what: str, history=None) -> None:
+        super().__init__(f"training diverged at epoch {epoch}, batch {batch}: {what}; lower "
+                         "the learning rate or beta")
         self.epoch, self.batch = epoch, batch
+        self.history = list(history or [])
 
 
 def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 500,
@@ -99,6 +104,7 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
     nudged = int(history[-1]["nudged_phases"]) if history else 0
     wall = float(history[-1]["wall_seconds"]) if history else 0.0
     dev, dt = model.device, model.dtype
+    first_loss = float(history[0]["train_loss"]) if history else None
     reporter.start(epochs, batches, start_epoch + 1)
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
@@ -117,10 +123,18 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 with model.scaled_units(scales):
                     g = estimator(model, cost, xb, yb, generator=generator)
                 if not math.isfinite(g.loss):
-                    raise TrainingDiverged(epoch, b, "the free-phase loss")
+                    raise TrainingDiverged(epoch, b, "the free-phase loss is not finite",
+                                           history)
+                if first_loss is None:
+                    first_loss = g.loss
+                elif g.loss > EXPLOSION * max(first_loss, 1e-6):
+                    raise TrainingDiverged(
+                        epoch, b, f"the free-phase loss {g.loss:.3g} is more than "
+                        f"{EXPLOSION:g} times its first value {first_loss:.3g}", history)
                 for name, v in g.items():
                     if not torch.isfinite(v).all():
-                        raise TrainingDiverged(epoch, b, f"the gradient of {name}")
+                        raise TrainingDiverged(epoch, b, f"the gradient of {name} is not finite",
+                                               history)
                 g.apply_(model, cost)
                 step = (epoch - 1) * batches + b
                 if step < warmup_batches:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +9,7 @@ import typer
 
 from ..sweep import BACKENDS
 from .app import USER_ERRORS, app, fail, out
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from .train import assignments, with_flags
 
 
 @app.command()
@@ -30,7 +23,8 @@ def sweep(
     seed: Annotated[list[int] | None, typer.Option("--seed", "-s",
                     help="Grid values of the seed (repeat).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Base setting KEY=VALUE "
-                    "(a TrainConfig field; VALUE parsed as JSON when it can be), repeat.")] = None,
+                    "(any config key, e.g. sampler.chains=8 or epochs=5; VALUE parsed as JSON "
+                    "when it can be), repeat.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Results file.")] = Path(
         "runs/sweep.nc"),
     backend: Annotated[str, typer.Option(
@@ -53,11 +47,7 @@ def sweep(
 
     try:
         base, grid = sweeping.load_spec(config) if config is not None else ({}, {})
-        for item in set_ or []:
-            if "=" not in item:
-                raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-            k, v = item.split("=", 1)
-            base[k] = _value(v)
+        overrides = assignments(set_)
         for key, values in (("estimator", estimator), ("beta", beta), ("seed", seed)):
             if values:
                 grid[key] = list(values)
@@ -75,9 +65,9 @@ def sweep(
                                      ("cpus_per_run", cpus_per_run),
                                      ("gpus_per_run", gpus_per_run)) if v is not None}
         ds = sweeping.sweep(base, grid, out=out_path, backend=backend, progress=progress,
-                            **options)
+                            overrides=overrides, **options)
     except USER_ERRORS as exc:
-        fail(exc)
+        fail(with_flags(exc))
     except ImportError as exc:  # the backend's package is missing
         fail(exc)
     if not quiet:

@@ -154,13 +154,13 @@ def alignment_over_training(checkpoint_paths: Sequence[str | Path], *, batch: in
         m = load_model(p)
         if m.model.discrete:
             raise ValueError(f"{p}: BPTT needs continuous units; the run used binary units")
-        b = abs(float(m.config.beta)) if beta is None else abs(float(beta))
+        b = abs(float(m.config.get("estimator.beta"))) if beta is None else abs(float(beta))
         relax = relaxation if relaxation is not None else m.relaxation
         x, y = m.data.train_x[:batch], m.data.train_y[:batch]
         ref = bptt_grad(m.model, m.cost, x, y, relax)
         std = OneSided(relax, b)(m.model, m.cost, x, y)
         cep = Centered(relax, b)(m.model, m.cost, x, y)
-        records.append({"seed": m.config.seed, "epoch": m.epoch, "std": std.cosine(ref),
+        records.append({"seed": m.config.run.seed, "epoch": m.epoch, "std": std.cosine(ref),
                         "cep": cep.cosine(ref), "loss": ref.loss, "beta": b,
                         "relaxation": repr(relax)})
     seeds = sorted({r["seed"] for r in records})

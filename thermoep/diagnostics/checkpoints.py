@@ -3,7 +3,7 @@
 ``thermoep train --checkpoint-every 1 --keep-checkpoints`` keeps ``<stem>.epochNNNN.ckpt`` next to
 the run's checkpoint (``experiment.epoch_checkpoint``); each holds the model weights and the run's
 full config, from which :func:`load_model` rebuilds the model, the cost, the (seeded) data split
-and a T = 0 relaxation through ``TrainConfig.from_dict(...).resolved()`` and ``build``.
+and a T = 0 relaxation through ``RunConfig.from_dict(...).resolved()`` and ``build``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import checkpoints
+from ..config import RunConfig
+from ..experiment import build
 from ..samplers.relax import Relaxation
 
 __all__ = ["LoadedModel", "find_epoch_checkpoints", "load_model"]
@@ -28,7 +30,7 @@ class LoadedModel:
     model: Any
     cost: Any
     data: Any
-    config: Any  # resolved TrainConfig
+    config: Any  # resolved RunConfig
     epoch: int
     relaxation: Relaxation
     path: Path
@@ -54,26 +56,21 @@ def find_epoch_checkpoints(path: str | Path) -> list[Path]:
         raise FileNotFoundError(
             f"no per-epoch checkpoints found for {p} (expected files like "
             f"{p.stem if not p.is_dir() else '<run>'}.epoch0001.ckpt, written by "
-            "`thermoep train --checkpoint-every 1 --keep-checkpoints`)"
+            "a run with checkpoint_every=1 and keep_checkpoints=True)"
         )
     return sorted(found, key=lambda f: (str(f.parent), f.name))
 
 
 def load_model(path: str | Path) -> LoadedModel:
     """Rebuild the model saved in checkpoint ``path`` (weights loaded, eval data split)."""
-    from ..experiment import TrainConfig, build
-
     path = Path(path)
     state = checkpoints.load(path)
     if "config" not in state or "model" not in state:
         raise ValueError(f"{path} is not a thermoep training checkpoint (keys: {sorted(state)})")
-    cfg = TrainConfig.from_dict(state["config"]).resolved()
+    cfg = RunConfig.from_dict(state["config"]).resolved()
     data, model, cost, _est, _opt, _sched, sampler, _gen = build(cfg)
     model.load_state_dict(state["model"])
     checkpoints.load_cost(state, cost)
-    if isinstance(sampler, Relaxation):
-        relax = sampler
-    else:
-        relax = Relaxation(steps=max(int(cfg.steps), 20), step_size=0.5)
+    relax = sampler if getattr(sampler, "deterministic", False) else Relaxation()
     return LoadedModel(model=model, cost=cost, data=data, config=cfg, epoch=int(state["epoch"]),
                        relaxation=relax, path=path)

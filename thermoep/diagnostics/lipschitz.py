@@ -16,52 +16,19 @@ the seed's finding is that training can push L above 1 (§3), which breaks the r
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
-from torch.func import jvp, vjp
 
-from .. import _checks
-from ..objectives.references import frozen
-from ..samplers.base import prepare
+from ..lipschitz import relaxation_lipschitz, relaxation_map
 from ..samplers.relax import Relaxation
 from .checkpoints import load_model
 from .dataset import finish
 
 __all__ = ["lipschitz_constant", "lipschitz_over_training", "relaxation_map"]
-
-
-def relaxation_map(energy, cost, x, y, relaxation: Relaxation):
-    """F on flattened states ``[B, N]``: one full relaxation step at b = 0."""
-    one = copy.copy(relaxation)
-    one.tol = 0.0  # a single step: no early-stopping test (and no .item() under torch.func)
-
-    def F(flat: torch.Tensor) -> torch.Tensor:
-        new, _, _ = one.settle(energy, cost, x, y, 0.0, init=energy.unflatten_state(flat),
-                               steps=1)
-        return energy.flatten_state(new)
-
-    return F
-
-
-def _power_iteration(F, point: torch.Tensor, iters: int, generator) -> torch.Tensor:
-    """σ_max of the per-sample blocks of ∂F/∂s at ``point`` ``[B, N]`` → ``[B]``."""
-    v = torch.randn(point.shape, generator=generator, dtype=point.dtype, device=point.device)
-    v = v / v.norm(dim=-1, keepdim=True)
-    _, pullback = vjp(F, point)
-    sigma = torch.zeros(point.shape[0], dtype=point.dtype, device=point.device)
-    for _ in range(iters):
-        _, u = jvp(F, (point,), (v,))            # J v
-        sigma = u.norm(dim=-1)                   # ‖J v‖ with ‖v‖ = 1
-        (w,) = pullback(u)                       # Jᵀ J v
-        norm = w.norm(dim=-1, keepdim=True)
-        v = torch.where(norm > 0, w / norm.clamp_min(torch.finfo(w.dtype).tiny), v)
-    _, u = jvp(F, (point,), (v,))
-    return torch.maximum(sigma, u.norm(dim=-1)).detach()
 
 
 def lipschitz_constant(energy, cost, x, y, relaxation: Relaxation | None = None,
@@ -74,19 +41,8 @@ def lipschitz_constant(energy, cost, x, y, relaxation: Relaxation | None = None,
     contracts around s*_0.
     """
     relaxation = Relaxation() if relaxation is None else relaxation
-    if not isinstance(relaxation, Relaxation):
-        raise TypeError(f"relaxation must be a thermoep Relaxation, got "
-                        f"{type(relaxation).__name__}")
-    iters = _checks.positive_int("iters", iters)
-    x, y = prepare(energy, cost, x, y)
-    with frozen(energy):  # one effective weight for every map evaluation (spectral norm)
-        with torch.no_grad():
-            s, residual, _ = relaxation.settle(energy, cost, x, y, 0.0)
-        point = energy.flatten_state(s).detach()
-        if generator is None:
-            generator = torch.Generator(device=point.device).manual_seed(0)
-        sigma = _power_iteration(relaxation_map(energy, cost, x, y, relaxation), point, iters,
-                                 generator)
+    sigma, residual = relaxation_lipschitz(energy, cost, x, y, relaxation, iters,
+                                           generator=generator)
     L = sigma.cpu().double().numpy()
     ds = xr.Dataset({"lipschitz": ("sample", L),
                      "residual": ("sample", residual.detach().cpu().double().numpy()),
@@ -95,7 +51,7 @@ def lipschitz_constant(energy, cost, x, y, relaxation: Relaxation | None = None,
                     coords={"sample": np.arange(len(L))})
     ds["lipschitz"].attrs["long_name"] = "σ_max(∂F/∂s) at s*_0"
     config = {"energy": energy, "relaxation": relaxation, "iters": iters,
-              "batch": int(x.shape[0])}
+              "batch": len(L)}
     return finish(ds, name="lipschitz", x="sample", config=config, plot=["lipschitz"],
                   title=f"Lipschitz constant of the relaxation map (max {L.max():.3g})")
 
@@ -117,7 +73,7 @@ def lipschitz_over_training(checkpoint_paths: Sequence[str | Path], *, batch: in
         relax = relaxation if relaxation is not None else m.relaxation
         d = lipschitz_constant(m.model, m.cost, m.data.train_x[:batch], m.data.train_y[:batch],
                                relax, iters)
-        records.append((m.config.seed, m.epoch, float(d["lipschitz_max"]),
+        records.append((m.config.run.seed, m.epoch, float(d["lipschitz_max"]),
                         float(d["lipschitz_mean"])))
     seeds = sorted({r[0] for r in records})
     epochs = sorted({r[1] for r in records})

@@ -2,7 +2,7 @@
 
 ``diagnose`` commands measure estimators on one model and one batch rather than over a training
 run. :func:`diagnostic_problem` builds a LayeredHopfield (default 64-32-10 on the embedded digits)
-through the same ``TrainConfig``/``build`` path as ``thermoep train``, optionally trains it briefly
+through the same ``RunConfig``/``build`` path as ``thermoep train``, optionally trains it briefly
 with centered EP at T = 0 (so the gradients are those of a network that has started to learn, as
 in seed ep-without-limits Fig. 1, rather than of random weights), and returns the first ``batch``
 training examples. :func:`make_sampler` turns a temperature into the sampler the diagnostics use:
@@ -17,7 +17,11 @@ from typing import Any
 import torch
 
 from .. import _checks
+from ..config import RunConfig
+from ..experiment import build
+from ..progress import make_reporter
 from ..samplers import Gibbs, Langevin, Relaxation
+from ..training import fit
 
 __all__ = ["DiagnosticProblem", "diagnostic_problem", "make_sampler"]
 
@@ -41,18 +45,17 @@ def diagnostic_problem(*, dataset: str = "digits", hidden: tuple[int, ...] = (32
                        seed: int = 0, data_dir: str | None = None, dtype: str = "float32",
                        limit_train: int | None = None) -> DiagnosticProblem:
     """A (briefly trained) LayeredHopfield and the first ``batch`` training examples."""
-    from ..experiment import TrainConfig, build
-    from ..progress import make_reporter
-    from ..training import fit
-
     batch = _checks.positive_int("batch", batch)
     train_epochs = _checks.positive_int("train_epochs", train_epochs, minimum=0)
-    cfg = TrainConfig(dataset=dataset, data_dir=data_dir, hidden=tuple(hidden),
-                      activation=activation, estimator="centered", epochs=max(train_epochs, 1),
-                      seed=seed, device="cpu", dtype=dtype, limit_train=limit_train).resolved()
+    cfg = RunConfig().with_values({
+        "dataset": dataset, "data_dir": data_dir, "hidden": list(hidden),
+        "activation": activation, "estimator": "centered", "sampler": "relax",
+        "steps": 20, "nudged_steps": 10, "step_size": 0.5,
+        "epochs": max(train_epochs, 1), "seed": seed, "device": "cpu", "dtype": dtype,
+        "limit_train": limit_train}).resolved()
     data, model, cost, est, opt, sched, sampler, gen = build(cfg)
     if train_epochs > 0:
-        fit(model, cost, est, opt, data, epochs=train_epochs, batch_size=cfg.batch_size,
+        fit(model, cost, est, opt, data, epochs=train_epochs, batch_size=cfg.run.batch_size,
             scheduler=sched, generator=gen, eval_sampler=sampler,
             reporter=make_reporter(quiet=True))
     n = data.train_x.shape[0]

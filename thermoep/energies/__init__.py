@@ -1,6 +1,7 @@
 """Energies E_θ(s; x): layers (unit kinds) plus interactions (terms), and the named families
 built on them (one file per concept)."""
 
+from .architectures import ENERGIES
 from .boltzmann import LayeredBoltzmann
 from .dropout import UnitDropout
 from .gaussian import GaussianEnergy
@@ -22,9 +23,6 @@ from .layers import Input, Layer
 from .model import BlockPart, Energy, State
 from .prototypical import PROTOTYPICAL_ACTIVATIONS, PrototypicalHopfield
 from .units import UNITS, Unit
-
-ENERGIES = {"hopfield": LayeredHopfield, "prototypical": PrototypicalHopfield,
-            "boltzmann": LayeredBoltzmann}
 
 __all__ = ["ACTIVATIONS", "ENERGIES", "INTERACTIONS", "PROTOTYPICAL_ACTIVATIONS", "UNITS",
            "Bias", "BlockPart", "Conv2d", "Dense", "Energy", "GaussianEnergy", "Input",

@@ -112,7 +112,7 @@ class Unit:
         """The state a relaxation or chain starts from (zero unless the kind says otherwise)."""
         return torch.zeros(shape, dtype=dtype, device=device)
 
-    # -- laws -------------------------------------------------------------------------------------
+    # -- laws --------------------------------------------------------------------------------------
     def law(self, field: Tensor, temperature: float, curvature=0.0, linear=0.0, start=None):
         """The law of one unit given its field h under φ(u) = c(u) − ρ(u)h + ½κ'u² − λu
         (κ' = ``curvature``, λ = ``linear``; see :mod:`thermoep.energies.laws`)."""

@@ -1,6 +1,11 @@
-"""Gradient estimators (one file per family) and the references they are tested against."""
+"""Gradient estimators (one file per family) and the references they are tested against.
 
-from ..schedules import RandomSign
+:data:`ESTIMATORS` maps a name to a constructor (a class, or a class with some keywords fixed);
+its keyword defaults are the only defaults a run config knows.
+"""
+
+from functools import partial
+
 from .backprop import Backprop
 from .base import Estimator
 from .centered import Centered
@@ -8,35 +13,31 @@ from .contrastive import ContrastiveLearning, CoupledLearning
 from .gradient import Gradient
 from .higher_order import HigherOrder
 from .hybrid import AdaptiveHybrid, Hybrid
-from .one_sided import FiniteNudge, OneSided
+from .one_sided import FiniteNudge, NegativeOneSided, OneSided, RandomSignOneSided
 from .path_integral import PathIntegral
 from .references import bptt_grad, gaussian_grad_L, implicit_grad
 
 ESTIMATORS = {
     "one-sided": OneSided,
-    # Laborieux et al. 2021: the sign of β drawn per batch; E over the sign is centered
-    "one-sided-random-sign": lambda sampler=None, beta=0.2: OneSided(
-        sampler, beta, beta_schedule=RandomSign(beta)),
-    "negative": lambda sampler=None, beta=0.2: OneSided(sampler, -abs(beta)),
+    "one-sided-random-sign": RandomSignOneSided,
+    "negative": NegativeOneSided,
     "centered": Centered,
     "finite-nudge": FiniteNudge,
     "path-integral": PathIntegral,
     "backprop": Backprop,
     "higher-order": HigherOrder,
-    "hybrid-cosine": lambda sampler=None, beta=0.2: Hybrid(sampler, beta, schedule="cosine"),
-    "hybrid-inverse-cosine": lambda sampler=None, beta=0.2: Hybrid(
-        sampler, beta, schedule="inverse-cosine"),
-    "hybrid-stochastic": lambda sampler=None, beta=0.2: Hybrid(sampler, beta,
-                                                               schedule="stochastic"),
-    "hybrid-higher-order": lambda sampler=None, beta=0.2: Hybrid(
-        sampler, beta, schedule="cosine", accurate="higher-order"),
+    "hybrid-cosine": partial(Hybrid, schedule="cosine"),
+    "hybrid-inverse-cosine": partial(Hybrid, schedule="inverse-cosine"),
+    "hybrid-stochastic": partial(Hybrid, schedule="stochastic"),
+    "hybrid-higher-order": partial(Hybrid, schedule="cosine", accurate="higher-order"),
     "adaptive-hybrid": AdaptiveHybrid,
     "contrastive": ContrastiveLearning,
-    "p-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="positive"),
-    "n-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="negative"),
-    "c-cpl": lambda sampler=None, beta=0.2: CoupledLearning(sampler, beta, variant="centered"),
+    "p-cpl": partial(CoupledLearning, variant="positive"),
+    "n-cpl": partial(CoupledLearning, variant="negative"),
+    "c-cpl": partial(CoupledLearning, variant="centered"),
 }
 
-__all__ = ["ESTIMATORS", "AdaptiveHybrid", "Backprop", "ContrastiveLearning", "CoupledLearning",
-           "HigherOrder", "Hybrid", "Centered", "Estimator", "FiniteNudge", "Gradient", "OneSided",
-           "PathIntegral", "bptt_grad", "gaussian_grad_L", "implicit_grad"]
+__all__ = ["ESTIMATORS", "AdaptiveHybrid", "Backprop", "Centered", "ContrastiveLearning",
+           "CoupledLearning", "Estimator", "FiniteNudge", "Gradient", "HigherOrder", "Hybrid",
+           "NegativeOneSided", "OneSided", "PathIntegral", "RandomSignOneSided", "bptt_grad",
+           "gaussian_grad_L", "implicit_grad"]

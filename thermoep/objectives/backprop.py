@@ -22,7 +22,7 @@ class Backprop(Estimator):
 
     def __init__(self, sampler: Relaxation | None = None, beta: float = 1.0) -> None:
         super().__init__(sampler, beta)
-        if not isinstance(self.sampler, Relaxation):
+        if not (self.deterministic and hasattr(self.sampler, "settle")):
             raise TypeError("the backprop baseline differentiates a deterministic relaxation; "
                             f"got sampler {type(self.sampler).__name__}")
 

@@ -93,6 +93,8 @@ class Estimator:
     """Base class. Subclasses set ``self.beta`` and implement :meth:`stencil`."""
 
     name = "estimator"
+    #: the estimator is meant for a Monte-Carlo sampler (T > 0): runs default to one
+    stochastic = False
 
     def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None,
                  rao_blackwell: str | None = None) -> None:
@@ -162,7 +164,29 @@ class Estimator:
         """[(b_k, c_k)]: the estimate is Σ_k c_k G(b_k). b = 0 may appear with its weight."""
         raise NotImplementedError
 
-    # -- running phases ---------------------------------------------------------------------------
+    def check(self, energy: Energy, cost: Cost) -> None:
+        """Raise now what the first batch would raise: the sampler's requirements on the
+        energy and the cost, the statistics' (Rao–Blackwellisation), every nudge's equilibrium."""
+        from ..samplers.base import check_nudge
+
+        if cost.named_trainables() and not self.deterministic:
+            raise TypeError(
+                f"{cost!r} has parameters of its own; the Monte-Carlo samplers do not estimate "
+                "their gradient: train it with the deterministic relaxation (T = 0)")
+        check = getattr(self.sampler, "check", None)
+        if check is not None:
+            check(energy, cost)
+        if self.smoother is not None:
+            self.smoother.check(energy, cost)
+        if self.deterministic or not energy.discrete:
+            for b in self.nudges():
+                check_nudge(energy, cost, b)
+
+    def nudges(self) -> list[float]:
+        """Every nudge b a call may run (for checks before training)."""
+        return [b for b, _ in self.stencil()]
+
+    # -- running phases ----------------------------------------------------------------------------
     def _target(self, energy: Energy, cost: Cost, x, y) -> Target:
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be a thermoep Energy, got {type(energy).__name__}")

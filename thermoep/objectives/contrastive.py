@@ -13,7 +13,6 @@ Clamped phases warm-start from the free state.
 from __future__ import annotations
 
 from ..samplers.loop import sample
-from ..samplers.relax import Relaxation
 from .base import Estimator
 from .gradient import Gradient
 
@@ -23,7 +22,7 @@ VARIANTS = ("positive", "negative", "centered")
 class _Clamped(Estimator):
     def __init__(self, sampler=None, beta: float = 1.0, *, beta_schedule=None) -> None:
         super().__init__(sampler, beta, beta_schedule=beta_schedule)
-        if not isinstance(self.sampler, Relaxation):
+        if not self.deterministic:
             raise TypeError(f"{type(self).__name__} clamps the output of a deterministic "
                             f"relaxation; got sampler {type(self.sampler).__name__}")
 
@@ -31,14 +30,21 @@ class _Clamped(Estimator):
         """[(clamped output or None for the free phase, coefficient)]."""
         raise NotImplementedError
 
-    def stencil(self):
-        return []
+    def check(self, energy, cost) -> None:
+        self._check_cost(cost)
+        super().check(energy, cost)
 
-    def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
+    def _check_cost(self, cost) -> None:
         if cost.named_trainables():
             raise TypeError(f"{type(self).__name__} clamps the output layer to the target; "
                             f"{cost!r} reads the last layer through its own parameters, so there "
                             "is no output layer to clamp: use an EP estimator")
+
+    def stencil(self):
+        return []
+
+    def __call__(self, energy, cost, x, y, *, generator=None) -> Gradient:
+        self._check_cost(cost)
         target = self._target(energy, cost, x, y)
         free = sample(self.sampler, target, observers=self.observers(True))
         total, phases = None, {0.0: free}

@@ -62,6 +62,10 @@ class Hybrid(Estimator):
     def epoch_record(self) -> dict[str, float]:
         return {**super().epoch_record(), "p_std": self.p_std}
 
+    def nudges(self):
+        std, acc = self._members()
+        return sorted(set(std.nudges()) | set(acc.nudges()))
+
     def _members(self):
         self._std.beta = self._acc.beta = self.beta
         return self._std, self._acc

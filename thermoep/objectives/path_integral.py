@@ -28,8 +28,9 @@ class PathIntegral(Estimator):
     """Thm 3.4 with ``nodes`` Gauss–Legendre nodes on [0, β]; needs chains ≥ 2 when T > 0."""
 
     name = "path-integral"
+    stochastic = True
 
-    def __init__(self, sampler=None, beta: float = 1.0, nodes: int = 8, *,
+    def __init__(self, sampler=None, beta: float = 1.0, nodes: int = 4, *,
                  beta_schedule=None, rao_blackwell: str | None = None) -> None:
         super().__init__(sampler, beta, beta_schedule=beta_schedule, rao_blackwell=rao_blackwell)
         self.nodes = _checks.positive_int("nodes", nodes)

@@ -28,7 +28,7 @@ class CovarianceWithCost(Observer):
         if chains is None or chains < 2:
             raise ValueError(f"the covariance estimator needs chains >= 2, got {chains or 1}")
         if self.smoother is not None:
-            self.smoother.check(target)
+            self.smoother.check(target.energy, target.cost)
         self.kept = []
 
     def update(self, target, state):

@@ -39,7 +39,7 @@ class MeanParamGrad(Observer):
                 f"{target.cost!r} has parameters of its own; the Monte-Carlo samplers do not "
                 "estimate their gradient: train it with the deterministic relaxation (T = 0)")
         if self.smoother is not None:
-            self.smoother.check(target)
+            self.smoother.check(target.energy, target.cost)
         energy = target.energy
         self.linear = energy.single_layer_terms()
         self.others = [k for k in energy.term_names if k not in self.linear]

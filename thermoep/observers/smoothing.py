@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 
@@ -60,8 +61,8 @@ class ConditionalSmoother:
             energy.check_conditional(k)
         return averaged
 
-    def check(self, target) -> None:
-        self.layers(target.energy)
+    def check(self, energy, cost) -> None:
+        self.layers(energy)
 
     def __call__(self, target, state) -> Smoothed:
         energy, x, s = target.energy, target.x, state.position
@@ -91,11 +92,11 @@ class StepSmoother:
                 f"current one (unadjusted Langevin, ULA), got {sampler!r}: after a Metropolis "
                 "test the next state is not Gaussian")
 
-    def check(self, target) -> None:
-        for layer in target.energy.free_layers:
+    def check(self, energy, cost) -> None:
+        for layer in energy.free_layers:
             if not layer.unit.smooth:
-                layer.unit.gaussian_mean(target.x.new_zeros(0), 1e-3)  # raises its explanation
-        target.cost.quadratic_terms(target.y)  # raises for a cost that is not
+                layer.unit.gaussian_mean(torch.zeros(0), 1e-3)  # raises its explanation
+        cost.quadratic_terms(None)  # raises for a cost that is not
 
     def __call__(self, target, state) -> Smoothed:
         mean, var = getattr(state, "step_mean", None), getattr(state, "step_var", None)

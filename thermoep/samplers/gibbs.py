@@ -60,6 +60,13 @@ class Gibbs(MonteCarloSampler):
         return sorted(energy.blocks, key=lambda block: all(p.layer != energy.output
                                                            for p in block))
 
+    def check(self, energy, cost) -> None:
+        """Refuse what block Gibbs cannot draw exactly: a unit kind without a law, a term not
+        linear in each unit given the rest, a cost the output's law cannot take."""
+        for k in range(energy.num_layers):
+            energy.check_conditional(k)
+        cost.quadratic_terms(None)
+
     def init(self, target: Target, init: State | None = None, generator=None) -> GibbsState:
         energy, cost = target.energy, target.cost
         for k in range(energy.num_layers):

@@ -49,9 +49,10 @@ def check_continuous(energy, who: str) -> None:
                             f"{who} needs continuous units; use Gibbs")
         if kind != "real":
             raise TypeError(
-                f"{energy!r}: layer {layer.name!r} ({layer.unit.name}) has an energy that is "
-                f"infinite outside a box (the self term ∫σ⁻¹ is a barrier), which {who} steps "
-                "cannot respect; sample LayeredHopfield instead, or use Relaxation for T = 0")
+                f"{type(energy).__name__}: layer {layer.name!r} ({layer.unit.name}) has an "
+                f"energy that is infinite outside a box (the self term ∫σ⁻¹ is a barrier), "
+                f"which {who} steps cannot respect; sample LayeredHopfield instead, or use "
+                "Relaxation for T = 0")
 
 
 def potential(target: Target, s: State, need_u: bool = True):
@@ -98,8 +99,11 @@ class Langevin(MonteCarloSampler):
                 f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
                 f"coupled={self.coupled})")
 
+    def check(self, energy, cost) -> None:
+        check_continuous(energy, "Langevin")
+
     def init(self, target: Target, init: State | None = None, generator=None) -> LangevinState:
-        check_continuous(target.energy, "Langevin")
+        self.check(target.energy, target.cost)
         check_nudge(target.energy, target.cost, target.nudge)
         pos = self.initial_state(target, init, generator)
         u, g = potential(target, pos, self.metropolis)

@@ -69,8 +69,11 @@ class _PyroSampler(MonteCarloSampler):
     def _kernel(self, potential_fn):
         raise NotImplementedError
 
+    def check(self, energy, cost) -> None:
+        check_continuous(energy, type(self).__name__)
+
     def init(self, target: Target, init: State | None = None, generator=None) -> PyroState:
-        check_continuous(target.energy, type(self).__name__)
+        self.check(target.energy, target.cost)
         check_nudge(target.energy, target.cost, target.nudge)
         energy, T = target.energy, self.temperature
         start = self.initial_state(target, init, generator)           # [C, B, *shape]

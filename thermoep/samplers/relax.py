@@ -143,16 +143,20 @@ class Relaxation:
         return (f"Relaxation(steps={self.steps}, nudged_steps={self.nudged_steps}, "
                 f"step_size={self.step_size}, tol={self.tol}, mode={self.mode!r})")
 
-    # -- the sampler interface --------------------------------------------------------------------
+    # -- the sampler interface ---------------------------------------------------------------------
     def steps_for(self, init) -> int:
         return self.steps if init is None else self.nudged_steps
+
+    def check(self, energy, cost) -> None:
+        """Refuse what the relaxation cannot settle: discrete units."""
+        if energy.discrete:
+            raise TypeError(f"{type(energy).__name__} has discrete units: deterministic "
+                            "relaxation needs continuous units; use Gibbs")
 
     def init(self, target: Target, init: State | None = None, generator=None,
              steps: int | None = None) -> RelaxationState:
         energy = target.energy
-        if energy.discrete:
-            raise TypeError(f"{type(energy).__name__} has discrete units: deterministic "
-                            "relaxation needs continuous units; use Gibbs")
+        self.check(energy, target.cost)
         if target.clamp is None:
             check_nudge(energy, target.cost, target.nudge)
         s = list(energy.init_state((target.batch,)) if init is None else init)
@@ -210,7 +214,7 @@ class Relaxation:
             return {}
         return {"residual": float(r.max()), "residual_mean": float(r.mean())}
 
-    # -- conveniences -----------------------------------------------------------------------------
+    # -- conveniences ------------------------------------------------------------------------------
     def settle(self, energy, cost, x: Tensor, y: Tensor, nudge: float,
                init: State | None = None, steps: int | None = None,
                clamp: Tensor | None = None) -> tuple[State, Tensor, int]:
