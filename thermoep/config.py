@@ -237,7 +237,9 @@ class RunConfig:
         short keys (thermoep 0.1's TrainConfig, as stored in its results files)."""
         if not isinstance(d, Mapping):
             raise TypeError(f"a config is a mapping of sections, got {type(d).__name__}")
-        if not any(isinstance(d.get(s), Mapping) for s in SECTIONS):
+        tables = [k for k, v in d.items() if isinstance(v, Mapping) and (
+            k in SECTIONS or k not in SHORT and k != "extra")]  # 0.1 stored an "extra" dict
+        if not tables:
             return cls.from_legacy(d)
         unknown = sorted(set(d) - set(SECTIONS) - set(DERIVED))
         if unknown:
@@ -448,7 +450,14 @@ class RunConfig:
         return dataclasses.replace(m, params=params)
 
     def _check_optim(self) -> OptimConfig:
+        import torch
+
         o = self.optim
+        top = torch.finfo(getattr(torch, self.run.dtype, torch.float32)).max
+        for key in ("lr", "momentum", "weight_decay"):
+            if abs(getattr(o, key)) > top:
+                raise ValueError(f"optim.{key} = {getattr(o, key):g} overflows the run's "
+                                 f"{self.run.dtype} (largest {top:.3g})")
         if o.name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {o.name!r}; choose one of {list(OPTIMIZERS)}")
         if o.schedule not in SCHEDULES:

@@ -237,8 +237,9 @@ def train(
         ds = experiment.run(cfg, out=out_path, checkpoint_every=checkpoint_every,
                             keep_checkpoints=keep_checkpoints, resume=resume, quiet=quiet)
     except TrainingDiverged as exc:
-        kept = f"; the {len(exc.history)} epochs before it are in {out_path}" if exc.history \
-            else ""
+        n = len(exc.history)
+        kept = (f"; the {n} epoch{'s' if n > 1 else ''} before it "
+                f"{'are' if n > 1 else 'is'} in {out_path}") if n else ""
         fail(f"{exc}{kept}")
     except USER_ERRORS as exc:
         fail(with_flags(exc))

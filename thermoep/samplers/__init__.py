@@ -1,6 +1,8 @@
 """Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, Pyro's
 NUTS/HMC; exact enumeration; the shared loop and the sampler contract."""
 
+from functools import partial
+
 from . import exact
 from .base import Phase, Target, check_nudge, prepare
 from .gibbs import Gibbs
@@ -13,7 +15,7 @@ from .relax import Relaxation
 SAMPLERS = {
     "relax": Relaxation,
     "langevin": Langevin,
-    "mala": lambda **kw: Langevin(metropolis=True, **kw),
+    "mala": partial(Langevin, metropolis=True),
     "gibbs": Gibbs,
     "nuts": NUTS,
     "hmc": HMC,
