@@ -1,4 +1,4 @@
-"""Deterministic hypothesis profile (DESIGN.md §6) and shared fixtures."""
+"""Deterministic hypothesis profile (docs/design.md §6) and shared fixtures."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Dataset readers (DESIGN.md §6): IDX, CIFAR pickles, mnist.pkl.gz, search path, digits split.
+"""Dataset readers (docs/design.md §6): IDX, CIFAR pickles, mnist.pkl.gz, search path, digits split.
 
 File formats are written here from their specifications (big-endian IDX headers, CIFAR's pickled
 dicts, the (train, valid, test) MNIST pickle), never with the readers under test.

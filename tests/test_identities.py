@@ -1,4 +1,4 @@
-"""Seed ep-without-limits, proven by enumeration on small binary models (DESIGN.md §1).
+"""Seed ep-without-limits, proven by enumeration on small binary models (docs/design.md §1).
 
 Thm 3.1  ∇θ J_β = E_β[∂θE] − E_0[∂θE]             (exact.grad_J vs autograd of enumerated J)
 Lemma 3.3 dF_b/db = E_b[ℓ]

@@ -1,4 +1,4 @@
-"""Result schema, atomic netCDF write/load, sweep stacking and plots (DESIGN.md §5)."""
+"""Result schema, atomic netCDF write/load, sweep stacking and plots (docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Costs ℓ(s, y) on the output layer s_L (DESIGN.md §2).
+"""Costs ℓ(s, y) on the output layer s_L (docs/design.md §2).
 
 Targets ``y`` are class indices ``[batch]`` (int) or float targets ``[batch, n_out]``.
 :class:`SquaredError` and :class:`CrossEntropy` have no parameters. :class:`SoftmaxReadout` owns

@@ -1,4 +1,4 @@
-"""PNG figures from result Datasets (results.py schema, DESIGN.md §5).
+"""PNG figures from result Datasets (results.py schema, docs/design.md §5).
 
 Figures are drawn on a standalone ``matplotlib.figure.Figure`` rendered by Agg, so nothing touches
 pyplot's global state or the user's backend, at import time or later.

@@ -1,4 +1,5 @@
-"""Result files: one xarray Dataset per run or sweep, written atomically as netCDF (DESIGN.md §5).
+"""Result files: one xarray Dataset per run or sweep, written atomically as netCDF
+(docs/design.md §5).
 
 A run has dim ``epoch`` (coords 1..E) and one float64 variable per metric; a sweep adds dims such
 as ``estimator``, ``beta``, ``seed``. The attrs hold the full config (JSON) and the package version,

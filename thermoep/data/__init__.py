@@ -1,4 +1,4 @@
-"""Dataset readers and the embedded default (DESIGN.md §6). Nothing is ever downloaded.
+"""Dataset readers and the embedded default (docs/design.md §6). Nothing is ever downloaded.
 
     from thermoep.data import load_dataset
     ds = load_dataset("digits", seed=0)                 # embedded: 1,437 train / 360 test, 8x8

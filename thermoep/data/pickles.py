@@ -1,4 +1,5 @@
-"""A restricted unpickler for dataset files (DESIGN.md §6: no file the program reads runs code).
+"""A restricted unpickler for dataset files (docs/design.md §6: no file the program reads runs
+code).
 
 A pickle can name any importable callable and have it called while loading (``__reduce__``), so
 ``pickle.load`` on a downloaded file runs whatever the file says. Dataset pickles (CIFAR batches,

@@ -1,4 +1,4 @@
-"""The dataset registry and `load_dataset` (DESIGN.md §6: never downloads, clear errors)."""
+"""The dataset registry and `load_dataset` (docs/design.md §6: never downloads, clear errors)."""
 
 from __future__ import annotations
 

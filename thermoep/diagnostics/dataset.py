@@ -7,7 +7,7 @@ Every diagnostic returns an ``xarray.Dataset`` whose dims are among ``beta``, ``
 * ``kind = "diagnostic"`` and ``x`` (the coordinate drawn on the x-axis: ``"beta"`` or
   ``"epoch"``), ``logx``/``logy`` (0/1) — what :func:`thermoep.plots.plot_any` needs;
 * ``name``, ``title`` and ``config`` (JSON: model, sampler, estimators, grid, seed), so the file
-  alone says how it was made (DESIGN.md §5);
+  alone says how it was made (docs/design.md §5);
 * ``plot``: the comma-separated variables worth drawing (:func:`plot` draws only those; the
   per-unit and bookkeeping variables stay in the file).
 """

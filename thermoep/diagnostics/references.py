@@ -1,4 +1,4 @@
-"""The reference gradients the diagnostics compare estimates with (DESIGN.md §1).
+"""The reference gradients the diagnostics compare estimates with (docs/design.md §1).
 
 * :func:`supervised_gradient` — ∇θ of the supervised loss, "∇L_sup" of seed ep-without-limits
   Fig. 1A. Continuous units: ∇θ ℓ(s*_0, y) at the free fixed point by implicit differentiation

@@ -8,7 +8,7 @@ At each node the covariance is estimated without bias by leave-one-out cross-cha
 the other chains are independent of chain c. Nodes run in increasing |b|, each warm-started
 from the previous one (with a ``coupled`` sampler, each restarts from the free phase's start and
 random stream).
-The estimate is returned divided by β (∇L_β, DESIGN.md §1).
+The estimate is returned divided by β (∇L_β, docs/design.md §1).
 
 At T = 0 (``Relaxation``) the integrand −Cov_b/T becomes dG/db, whose integral is G(β) − G(0):
 the estimator reduces to one-sided EP and costs one nudged phase.

@@ -1,4 +1,4 @@
-"""Ground-truth gradients the estimators are tested against (DESIGN.md §1).
+"""Ground-truth gradients the estimators are tested against (docs/design.md §1).
 
 * :func:`implicit_grad` — T = 0: d/dθ of the batch mean of ℓ(s*_0(θ), y) at the free fixed point,
   by the implicit function theorem: with H = ∂²E/∂s² at s*, solve H λ = ∂ℓ/∂s, then
