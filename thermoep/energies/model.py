@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.parametrize import type_before_parametrizations
 
 from .colouring import colour, colour_mask
 from .interactions.base import Interaction
@@ -422,8 +423,9 @@ class Energy(nn.Module):
             for p, j in enumerate(idx):
                 if self._free_of.get(j) == i and not term.conditionally_linear(p):
                     raise TypeError(
-                        f"term {key!r} ({type(term).__name__}) is not linear in each unit of "
-                        f"layer {layer.name!r} given the rest, so that layer's units have no law "
+                        f"term {key!r} ({type_before_parametrizations(term).__name__}) is not "
+                        f"linear in each unit of layer {layer.name!r} given the rest, so that "
+                        "layer's units have no law "
                         "given their field: block Gibbs and conditional Rao–Blackwellisation "
                         "cannot handle it (use Langevin, or Relaxation at T = 0)")
 

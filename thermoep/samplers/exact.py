@@ -52,11 +52,13 @@ def _configurations(energy: Energy) -> tuple[Tensor, ...]:
 
 def _energy_table(energy: Energy, x: Tensor, conf: tuple[Tensor, ...]) -> Tensor:
     """E(s_k; x_b) as a [K, B] table, in chunks of configurations."""
-    K = conf[0].shape[0]
+    K, B = conf[0].shape[0], x.shape[0]
     rows = []
     for start in range(0, K, _CHUNK):
         part = tuple(c[start:start + _CHUNK].unsqueeze(1) for c in conf)  # [k, 1, *shape]
-        rows.append(energy.energy(x, part))
+        # without a term that reads x (an energy with no input) E comes out [k, 1]: broadcast
+        # it over the batch, so averages over the batch divide by B
+        rows.append(energy.energy(x, part).expand(part[0].shape[0], B))
     return torch.cat(rows, 0)
 
 

@@ -65,8 +65,11 @@ class Interaction(nn.Module):
 
     @property
     def default_name(self) -> str:
-        """``dense_x_s1``: the class and the layers, used as the term's key in an energy."""
-        return "_".join((type(self).__name__.lower(), *self.layer_names))
+        """``dense_x_s1``: the class and the layers, used as the term's key in an energy. The
+        class is the one before ``torch.nn.utils.parametrize`` (spectral normalisation) swaps in
+        its ``Parametrized…`` subclass, so a normalised term keeps its key."""
+        kind = parametrize.type_before_parametrizations(self)
+        return "_".join((kind.__name__.lower(), *self.layer_names))
 
     def extra_repr(self) -> str:
         return ", ".join(self.layer_names)

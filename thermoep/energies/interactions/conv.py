@@ -112,12 +112,18 @@ class Conv2d(Interaction):
             h = self._pool(self._conv(a), indices=False)[0]
             h = h.reshape(*lead, *h.shape[1:])
         else:
-            full = broadcast_shape(ra.shape[:-3], rb.shape[:-3])
-            a, _ = self._batch(ra.expand(*full, *ra.shape[-3:]))
+            if self.pool == "max":  # P* routes through the argmax, which depends on ρ_a
+                full = broadcast_shape(ra.shape[:-3], rb.shape[:-3])
+                a, _ = self._batch(ra.expand(*full, *ra.shape[-3:]))
+                indices = self._indices(a)
+            else:
+                # linear in ρ_a: the field does not read it (the energy passes a placeholder
+                # for ρ_a when it computes the input-only part of the field once per batch)
+                full, indices = tuple(rb.shape[:-3]), None
             b, _ = self._batch(rb.expand(*full, *rb.shape[-3:]))
-            up = self._unpool(b, self._indices(a))
-            h = torch.nn.grad.conv2d_input(a.shape, self.weight, up, stride=self.stride,
-                                           padding=self.padding)
+            up = self._unpool(b, indices)
+            h = torch.nn.grad.conv2d_input((b.shape[0], *self.layer_shapes[0]), self.weight, up,
+                                           stride=self.stride, padding=self.padding)
             h = h.reshape(*full, *h.shape[1:])
         return h if base is None else base + h
 
