@@ -15,7 +15,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from .app import USER_ERRORS, _hidden, app, fail, out
+from .common import USER_ERRORS, _hidden, app, fail, out
 
 diagnose_app = typer.Typer(
     help="Diagnostics of the estimators: SNR of Δs vs β (independent vs coupled chains), "

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .app import USER_ERRORS, app, fail, out
+from .common import USER_ERRORS, app, fail, out
 
 
 @app.command()

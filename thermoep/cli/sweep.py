@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..sweep import BACKENDS
-from .app import USER_ERRORS, app, fail, out
+from .common import USER_ERRORS, app, fail, out
 from .train import assignments, with_flags
 
 

@@ -20,7 +20,7 @@ from ..energies.architectures import ENERGIES
 from ..objectives import ESTIMATORS
 from ..samplers import SAMPLERS
 from ..training import TrainingDiverged
-from .app import USER_ERRORS, _floats, _hidden, app, fail, out
+from .common import USER_ERRORS, _floats, _hidden, app, fail, out
 
 D, M, E, S, O, R = ("Data", "Model", "Estimator", "Sampler", "Optimisation", "Run")
 FLAGS = {short: "--" + short.replace("_", "-") for short in SHORT}

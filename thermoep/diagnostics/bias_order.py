@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..objectives.gradient import Gradient
+from ..gradient import Gradient
 from ..samplers.relax import Relaxation
 from .alignment import EstimatorFactory, _factories
 from .dataset import finish

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..gradient import Gradient
 from ..objectives import ESTIMATORS
-from ..objectives.gradient import Gradient
 from ..samplers.base import Phase
 from .dataset import finish
 from .recording import PhaseRecorder, RecordedPhase

@@ -21,7 +21,7 @@ import math
 import torch
 
 from .. import _checks
-from ..objectives.gradient import Gradient
+from ..gradient import Gradient
 from ..objectives.path_integral import PathIntegral
 from ..objectives.references import implicit_grad
 from ..samplers import exact

@@ -6,11 +6,11 @@ its keyword defaults are the only defaults a run config knows.
 
 from functools import partial
 
+from ..gradient import Gradient
 from .backprop import Backprop
 from .base import Estimator
 from .centered import Centered
 from .contrastive import ContrastiveLearning, CoupledLearning
-from .gradient import Gradient
 from .higher_order import HigherOrder
 from .hybrid import AdaptiveHybrid, Hybrid
 from .one_sided import FiniteNudge, NegativeOneSided, OneSided, RandomSignOneSided

@@ -10,9 +10,9 @@ import torch
 from torch.nn.utils import parametrize
 
 from ..costs import trainables
+from ..gradient import Gradient
 from ..samplers.relax import Relaxation
 from .base import Estimator
-from .gradient import Gradient
 
 
 class Backprop(Estimator):

@@ -26,12 +26,12 @@ from torch.nn.utils import parametrize
 from .. import _checks
 from ..costs import Cost
 from ..energies.model import Energy
+from ..gradient import Gradient
 from ..observers import CostMean, CostTrace, MeanParamGrad, OutputMean, smoother
 from ..samplers.base import Phase, Target, prepare
 from ..samplers.loop import sample
 from ..samplers.relax import Relaxation
 from ..schedules import bernoulli
-from .gradient import Gradient
 
 
 def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:

@@ -12,9 +12,9 @@ Clamped phases warm-start from the free state.
 
 from __future__ import annotations
 
+from ..gradient import Gradient
 from ..samplers.loop import sample
 from .base import Estimator
-from .gradient import Gradient
 
 VARIANTS = ("positive", "negative", "centered")
 

@@ -18,10 +18,10 @@ import math
 import torch
 
 from .. import _checks
+from ..gradient import Gradient
 from ..schedules import bernoulli, p_schedule
 from .base import Estimator
 from .centered import Centered
-from .gradient import Gradient
 from .higher_order import HigherOrder
 from .one_sided import OneSided
 

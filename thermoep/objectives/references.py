@@ -22,9 +22,9 @@ from .. import _checks
 from ..costs import Cost, SquaredError, trainables
 from ..energies.gaussian import GaussianEnergy
 from ..energies.model import Energy
+from ..gradient import Gradient
 from ..samplers.base import prepare
 from ..samplers.relax import Relaxation
-from .gradient import Gradient
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from torch import Tensor
 from .. import _checks
 from ..costs import Cost
 from ..energies.model import Energy
+from ..gradient import Gradient
 from .base import prepare
 
 MAX_UNITS = 20
@@ -168,8 +169,6 @@ def covariance(energy, cost, x, y, nudge: float = 0.0,
 
 def grad_J(energy, cost, x, y, beta: float = 1.0, temperature: float = 1.0):
     """∇θ of the batch mean of J_β by Thm 3.1, as a :class:`~thermoep.Gradient`."""
-    from ..objectives.gradient import Gradient
-
     beta = _checks.finite_float("beta", beta)
     g1 = expected_param_grad(energy, cost, x, y, beta, temperature)
     g0 = expected_param_grad(energy, cost, x, y, 0.0, temperature)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import _checks
 from ..energies.model import State
+from ..observers import CostMean, CostTrace, EnergyTrace, OutputMean
 from .base import Target, prepare
 from .loop import sample
 
@@ -61,8 +62,6 @@ class MonteCarloSampler:
             generator=None, observers=None):
         """Sample p_b for every input of the batch (``y``: class labels or targets). Default
         observers: the output and cost means and the cost and energy traces."""
-        from ..observers import CostMean, CostTrace, EnergyTrace, OutputMean
-
         x, y = prepare(energy, cost, x, y)
         target = Target(energy, cost, x, y, float(nudge))
         if observers is None:

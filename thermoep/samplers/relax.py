@@ -32,6 +32,7 @@ from torch import Tensor
 
 from .. import _checks
 from ..energies.model import State
+from ..observers import CostMean, OutputMean
 from .base import Target, check_nudge, prepare
 from .loop import sample
 
@@ -238,8 +239,6 @@ class Relaxation:
             observers=None):
         """Settle at nudge b and observe the fixed point (default observers: the output and
         the cost); ``y``: class labels or targets."""
-        from ..observers import CostMean, OutputMean
-
         x, y = prepare(energy, cost, x, y)
         target = Target(energy, cost, x, y, float(nudge), clamp)
         observers = [OutputMean(), CostMean()] if observers is None else observers

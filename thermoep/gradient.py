@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from ..costs import trainables
+from .costs import trainables
 
 
 class Gradient(Mapping):
