@@ -165,7 +165,9 @@ def train(
                     rich_help_panel=R)] = None,
     device: Annotated[str | None, typer.Option(help="auto (default), cpu or cuda[:N].",
                       rich_help_panel=R)] = None,
-    dtype: Annotated[str | None, typer.Option(help="float32 (default) or float64.",
+    dtype: Annotated[str | None, typer.Option(help="float32 (default) or float64; float16 or "
+                     "bfloat16 run the relaxation's steps in that precision (states, matmuls "
+                     "and convolutions, for a GPU), parameters and gradients float32.",
                      rich_help_panel=R)] = None,
     lipschitz: Annotated[bool, typer.Option("--lipschitz", help="Record the Lipschitz constant "
                          "of the relaxation map at the fixed point each epoch.",
@@ -203,6 +205,9 @@ def train(
     }
     try:
         values = {k: v for k, v in given.items() if v is not None}
+        if dtype in ("float16", "bfloat16"):  # the relaxation's precision, float32 parameters
+            values.pop("dtype")
+            values["sampler.precision"] = dtype
         if hidden is not None:
             values["hidden"] = list(_hidden(hidden))
         if layer_lrs is not None:

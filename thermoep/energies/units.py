@@ -68,6 +68,9 @@ class Unit:
     has_minimiser = False
     #: ρ is smooth: Gaussian expectations of ρ by quadrature are accurate (:meth:`gaussian_mean`)
     smooth = True
+    #: ρ, c and the relaxation's update are holomorphic: the relaxation may run on complex
+    #: states (holomorphic EP, complex nudges)
+    holomorphic = False
 
     @property
     def discrete(self) -> bool:
@@ -151,6 +154,7 @@ class Unit:
 
 class Tanh(Unit):
     """ρ = tanh, c = ½s² (Scellier & Bengio 2017)."""
+    holomorphic = True
 
     name = "tanh"
     unit_self_grad = True
@@ -204,6 +208,7 @@ class HardSigmoid(Unit):
 
 class Sigmoid4(Unit):
     """ρ(s) = σ(4(s − ½)), c = ½s² (the activation of Laborieux et al. 2021)."""
+    holomorphic = True
 
     name = "sigmoid4"
     unit_self_grad = True
@@ -229,6 +234,7 @@ class Sigmoid4(Unit):
 
 class Linear(Unit):
     """ρ(s) = s, c = ½s²: Gaussian units."""
+    holomorphic = True
 
     name = "linear"
     unit_self_grad = True

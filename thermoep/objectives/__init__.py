@@ -12,6 +12,7 @@ from .base import Estimator
 from .centered import Centered
 from .contrastive import ContrastiveLearning, CoupledLearning
 from .higher_order import HigherOrder
+from .holomorphic import HolomorphicEP
 from .hybrid import AdaptiveHybrid, Hybrid
 from .one_sided import FiniteNudge, NegativeOneSided, OneSided, RandomSignOneSided
 from .path_integral import PathIntegral
@@ -26,6 +27,7 @@ ESTIMATORS = {
     "path-integral": PathIntegral,
     "backprop": Backprop,
     "higher-order": HigherOrder,
+    "holomorphic": HolomorphicEP,
     "hybrid-cosine": partial(Hybrid, schedule="cosine"),
     "hybrid-inverse-cosine": partial(Hybrid, schedule="inverse-cosine"),
     "hybrid-stochastic": partial(Hybrid, schedule="stochastic"),
@@ -38,6 +40,6 @@ ESTIMATORS = {
 }
 
 __all__ = ["ESTIMATORS", "AdaptiveHybrid", "Backprop", "Centered", "ContrastiveLearning",
-           "CoupledLearning", "Estimator", "FiniteNudge", "Gradient", "HigherOrder", "Hybrid",
-           "NegativeOneSided", "OneSided", "PathIntegral", "RandomSignOneSided", "bptt_grad",
-           "gaussian_grad_L", "implicit_grad"]
+           "CoupledLearning", "Estimator", "FiniteNudge", "Gradient", "HigherOrder",
+           "HolomorphicEP", "Hybrid", "NegativeOneSided", "OneSided", "PathIntegral",
+           "RandomSignOneSided", "bptt_grad", "gaussian_grad_L", "implicit_grad"]

@@ -49,7 +49,8 @@ def check_nudge(energy: Energy, cost: Cost, nudge: float) -> None:
     |β| ≥ k/c therefore have no nudged equilibrium; this says so instead of returning numbers.
     """
     k, c = energy.output_curvature, cost.curvature
-    if nudge >= 0.0 or k is None or c is None or k + nudge * c > 0.0:
+    if isinstance(nudge, complex) or nudge >= 0.0 or k is None or c is None or \
+            k + nudge * c > 0.0:
         return
     raise ValueError(
         f"nudge b = {nudge:g} has no equilibrium for {type(energy).__name__} with {cost!r}: "
@@ -87,9 +88,11 @@ class Target:
         x, y = prepare(energy, cost, x, y)
         return cls(energy, cost, x, y, float(nudge), **kw)
 
-    def at(self, nudge: float, clamp: Tensor | None = None) -> Target:
-        """The same batch at another nudge (sharing the cache)."""
-        return Target(self.energy, self.cost, self.x, self.y, float(nudge), clamp,
+    def at(self, nudge: float | complex, clamp: Tensor | None = None) -> Target:
+        """The same batch at another nudge (sharing the cache); a complex nudge (holomorphic
+        EP) runs the relaxation on complex states."""
+        nudge = nudge if isinstance(nudge, complex) else float(nudge)
+        return Target(self.energy, self.cost, self.x, self.y, nudge, clamp,
                       self.temperature, self.cache)
 
     @property

@@ -52,6 +52,9 @@ def sample(sampler, target: Target, *, observers=(), init=None, generator=None) 
                 kept += 1
             if deterministic and sampler.converged(state):
                 break
+        finish = getattr(sampler, "finish_state", None)
+        if finish is not None:
+            state = finish(state)
         if deterministic:
             for o in observers:
                 o.start(target, state, chains)

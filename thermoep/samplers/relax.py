@@ -16,6 +16,11 @@ drive x W_1 + b_1) is computed once per batch (``Target.constant_fields``). Per-
 ‖Δs‖/η (the projected-gradient norm, shape [batch]) are reported, and the relaxation stops early
 once the largest one is below ``tol``.
 
+``precision="float16"`` or ``"bfloat16"`` runs the steps in reduced precision (the states, and the
+matmuls and convolutions through ``torch.autocast``; on a GPU, as the 16-bit runs of
+ebl-algorithms-comparative-study): parameters stay float32, and the final state is returned in
+the energy's dtype, so the gradients and every accumulation are float32.
+
 For gradient checks against implicit differentiation (error slopes in β), settle to a tolerance,
 not a fixed step count: e.g. ``Relaxation(steps=5000, tol=1e-13)`` in float64. With few steps the
 unsettled fixed point adds an error ∝ residual/β that hides the O(β) and O(β²) biases.
@@ -35,6 +40,8 @@ from ..energies.model import State
 from ..observers import CostMean, OutputMean
 from .base import Target, check_nudge, prepare
 from .loop import sample
+
+PRECISIONS = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 #: relaxation step per unit kind, measured to contract in 30 steps on 784-512-10 and
 #: 784-256-256-10 at init (sigmoid4's larger ρ'' needs the smaller step); units with a
@@ -129,7 +136,8 @@ class Relaxation:
     chains = 1
 
     def __init__(self, steps: int = 30, *, nudged_steps: int | None = None,
-                 step_size: float | None = None, tol: float = 0.0, mode: str = "blocks") -> None:
+                 step_size: float | None = None, tol: float = 0.0, mode: str = "blocks",
+                 precision: str | None = None) -> None:
         self.steps = _checks.positive_int("steps", steps)
         self.nudged_steps = self.steps if nudged_steps is None else _checks.positive_int(
             "nudged_steps", nudged_steps)
@@ -139,10 +147,15 @@ class Relaxation:
         if mode not in ("blocks", "jacobi"):
             raise ValueError(f"mode must be 'blocks' or 'jacobi', got {mode!r}")
         self.mode = mode
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f"precision must be None (the energy's dtype) or one of "
+                             f"{sorted(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
 
     def __repr__(self) -> str:
+        extra = "" if self.precision is None else f", precision={self.precision!r}"
         return (f"Relaxation(steps={self.steps}, nudged_steps={self.nudged_steps}, "
-                f"step_size={self.step_size}, tol={self.tol}, mode={self.mode!r})")
+                f"step_size={self.step_size}, tol={self.tol}, mode={self.mode!r}{extra})")
 
     # -- the sampler interface ---------------------------------------------------------------------
     def steps_for(self, init) -> int:
@@ -158,9 +171,22 @@ class Relaxation:
              steps: int | None = None) -> RelaxationState:
         energy = target.energy
         self.check(energy, target.cost)
-        if target.clamp is None:
+        complex_nudge = isinstance(target.nudge, complex)
+        if complex_nudge:
+            bad = [f"{layer.name} ({layer.unit.name})" for layer in energy.free_layers
+                   if not layer.unit.holomorphic]
+            if bad:
+                raise TypeError(f"a complex nudge runs the relaxation on complex states, which "
+                                f"needs holomorphic units (tanh, sigmoid4, linear); layers "
+                                f"{', '.join(bad)} are not")
+        elif target.clamp is None:
             check_nudge(energy, target.cost, target.nudge)
         s = list(energy.init_state((target.batch,)) if init is None else init)
+        if complex_nudge:
+            s = [t.to(torch.complex128 if t.dtype == torch.float64 else torch.complex64)
+                 for t in s]
+        elif self.precision is not None:
+            s = [t.to(PRECISIONS[self.precision]) for t in s]
         if target.clamp is not None:
             k = energy.output
             s[k] = target.clamp.to(s[k].dtype).expand_as(s[k])
@@ -171,6 +197,25 @@ class Relaxation:
                                _Plan(self, target))
 
     def step(self, target: Target, state: RelaxationState, t: int, generator=None):
+        if self.precision is None:
+            return self._step(target, state, t)
+        with torch.autocast(target.x.device.type, dtype=PRECISIONS[self.precision]):
+            return self._step(target, state, t)
+
+    def finish_state(self, state: RelaxationState) -> RelaxationState:
+        """The final state in the energy's dtype (reduced-precision steps end here)."""
+        if self.precision is None:
+            return state
+        energy = state.plan.energy
+        s = tuple(t.to(energy.dtype) for t in state.position)
+        both = [energy.rho_and_prime(k, t) for k, t in enumerate(s)]
+        rho = energy.with_free(state.rho[0] if energy.input is None else
+                               state.rho[energy._index[energy.input.name]], [r for r, _ in both])
+        residual = None if state.residual is None else state.residual.float()
+        return state._replace(position=s, rho=rho, prime=tuple(p for _, p in both),
+                              residual=residual)
+
+    def _step(self, target: Target, state: RelaxationState, t: int):
         plan = state.plan
         energy, nudge = plan.energy, plan.nudge
         s, rho, prime = list(state.position), list(state.rho), list(state.prime)
@@ -194,13 +239,13 @@ class Relaxation:
                 new.append((k, plan.rules[k](s[k], prime[k], h, extra, plan.eta[k])))
             for k, t_new in new:
                 if measure:
-                    d = ((t_new - s[k]) ** 2).sum(plan.dims[k]) / plan.eta[k] ** 2
+                    d = ((t_new - s[k]).abs() ** 2).sum(plan.dims[k]) / plan.eta[k] ** 2
                     residual = d if residual is None else residual + d
                 s[k] = t_new
                 r, p = energy.rho_and_prime(k, t_new)
                 rho[plan.where[k]], prime[k] = r, p
         if measure:
-            residual = residual.detach().sqrt()
+            residual = residual.detach().float().sqrt()
         else:
             residual = state.residual
         return RelaxationState(tuple(s), rho, tuple(prime), residual, state.steps, plan), None
@@ -229,6 +274,7 @@ class Relaxation:
             taken += 1
             if self.converged(state):
                 break
+        state = self.finish_state(state)
         residual = state.residual
         if residual is None:
             residual = torch.zeros(target.batch, dtype=target.x.dtype, device=target.x.device)

@@ -26,6 +26,8 @@ def outer_sum(a: Tensor, b: Tensor, per_chain: bool) -> Tensor:
     """Σ over every leading position of aᵀb, keeping the first (chain) dimension when
     ``per_chain``. ``a``: ``[..., m]``, ``b``: ``[..., n]`` with broadcastable leading shapes;
     a side with fewer leading dimensions (the clamped input) is contracted in one matmul."""
+    if a.is_complex() != b.is_complex():  # complex states (holomorphic EP), a real input
+        a, b = (a.to(b.dtype), b) if b.is_complex() else (a, b.to(a.dtype))
     if a.dim() > b.dim():
         return outer_sum(b, a, per_chain).transpose(-1, -2)
     m, n = a.shape[-1], b.shape[-1]
@@ -69,12 +71,15 @@ class Dense(Interaction):
     def field(self, i, ra, rb, base: Tensor | None = None):
         """ρ_a W onto b (i = 1), ρ_b Wᵀ onto a (i = 0); added to ``base`` when given (fused)."""
         w = self.weight
+        if (ra if i == 1 else rb).is_complex():  # complex states: the weights as complex too
+            w = w.to((ra if i == 1 else rb).dtype)
         if i == 1:
             src, w, nd_out, shape = flat(ra, self.nd[0]), w, self.nd[1], self.layer_shapes[1]
         else:
             src, w, nd_out, shape = flat(rb, self.nd[1]), w.transpose(0, 1), self.nd[0], \
                 self.layer_shapes[0]
-        if base is not None and nd_out == 1 and src.dim() == 2 and base.dim() == 2:
+        if base is not None and nd_out == 1 and src.dim() == 2 and base.dim() == 2 and \
+                base.dtype == src.dtype:
             return torch.addmm(base, src, w)
         h = src @ w
         if nd_out != 1:

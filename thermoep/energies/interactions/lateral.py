@@ -30,8 +30,8 @@ def lattice(height: int, width: int, *, periodic: bool = False) -> Tensor:
     """Nearest-neighbour mask ``[n, n]`` of an ``height × width`` grid (row-major units);
     ``periodic`` wraps the edges (a torus)."""
     n = height * width
-    idx = torch.arange(n).reshape(height, width)
-    mask = torch.zeros(n, n, dtype=torch.bool)
+    idx = torch.arange(n, device="cpu").reshape(height, width)
+    mask = torch.zeros(n, n, dtype=torch.bool, device="cpu")
     for shift, dim in ((1, 0), (1, 1)):
         nb = torch.roll(idx, -shift, dims=dim)
         src, dst = idx, nb
@@ -47,8 +47,8 @@ def lattice(height: int, width: int, *, periodic: bool = False) -> Tensor:
 
 def ring(n: int, k: int = 1) -> Tensor:
     """Mask ``[n, n]`` coupling each unit to its k nearest neighbours on each side of a ring."""
-    idx = torch.arange(n)
-    mask = torch.zeros(n, n, dtype=torch.bool)
+    idx = torch.arange(n, device="cpu")
+    mask = torch.zeros(n, n, dtype=torch.bool, device="cpu")
     for d in range(1, k + 1):
         mask[idx, (idx + d) % n] = True
     mask = mask | mask.T
@@ -64,7 +64,7 @@ class _SymmetricMasked(nn.Module):
         self.register_buffer("mask", mask.to(torch.get_default_dtype()))
 
     def forward(self, w: Tensor) -> Tensor:
-        return 0.5 * (w + w.transpose(0, 1)) * self.mask.to(w.dtype)
+        return 0.5 * (w + w.transpose(0, 1)) * self.mask.to(device=w.device, dtype=w.dtype)
 
 
 class Lateral(Interaction):
@@ -76,9 +76,11 @@ class Lateral(Interaction):
         super().__init__(layer)
         n = layer.size
         self.nd = layer.ndim
+        # the mask is structure, built on the CPU (also when the energy is built on the meta
+        # device to count its parameters)
         if mask is None:
-            mask = torch.ones(n, n, dtype=torch.bool)
-        mask = torch.as_tensor(mask, dtype=torch.bool)
+            mask = torch.ones(n, n, dtype=torch.bool, device="cpu")
+        mask = torch.as_tensor(mask, dtype=torch.bool, device="cpu")
         if mask.shape != (n, n) or not torch.equal(mask, mask.T):
             raise ValueError(f"a Lateral mask must be a symmetric boolean [{n}, {n}] tensor, got "
                              f"shape {list(mask.shape)}"
@@ -96,9 +98,11 @@ class Lateral(Interaction):
 
     def field(self, i, r, base: Tensor | None = None):
         f = flat(r, self.nd)
-        if base is not None and self.nd == 1 and f.dim() == 2 and base.dim() == 2:
-            return torch.addmm(base, f, self.weight)
-        h = f @ self.weight
+        w = self.weight.to(f.dtype) if f.is_complex() else self.weight
+        if base is not None and self.nd == 1 and f.dim() == 2 and base.dim() == 2 and \
+                base.dtype == f.dtype:
+            return torch.addmm(base, f, w)
+        h = f @ w
         if self.nd != 1:
             h = h.reshape(*h.shape[:-1], *self.layer_shapes[0])
         return h if base is None else base + h
