@@ -135,7 +135,7 @@ def test_holomorphic_ep_refuses_what_is_not_holomorphic():
         te.HolomorphicEP(te.Langevin(), 0.1)
 
 
-# -- reduced precision -------------------------------------------------------------------------------
+# -- reduced precision ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_reduced_precision_relaxation_keeps_float32_gradients(precision):
