@@ -99,11 +99,28 @@ class _Plan:
                     1.0 if u.has_minimiser else STEP_SIZES.get(u.name, DEFAULT_STEP)
                     for u in units]
         self.rules = [_descent(u) for u in units]
-        self.fields = [[(term, p, idx, _fuses(type(term)))
+        complex_states = isinstance(target.nudge, complex)
+        self.fields = [[self._field(term, p, idx, complex_states)
                         for term, p, idx in energy._varying[k]] for k in range(energy.num_layers)]
         self.constant = target.constant_fields()
         self.where = [energy._layer_of_free[k] for k in range(energy.num_layers)]
         self.dims = [tuple(range(-layer.ndim, 0)) for layer in energy.free_layers]
+        # ρ and ρ' per layer: the unit's own (fused) function unless dropout scales the layer
+        self.rho_and_prime = [u.rho_and_prime if energy.unit_scale(k) is None else
+                              functools.partial(energy.rho_and_prime, k)
+                              for k, u in enumerate(units)]
+
+    @staticmethod
+    def _field(term, p, idx, complex_states):
+        """(matrix, source layer, term, position, layer indices): a field that is ρ_j W (W
+        fetched once for the phase, added by one addmm), else the term's own ``field``."""
+        op = term.linear_operator(p)
+        if op is None:
+            return None, None, term, p, idx, _fuses(type(term))
+        w, j = op
+        if complex_states:
+            w = w.to(torch.complex128 if w.dtype == torch.float64 else torch.complex64)
+        return w, idx[j], term, p, idx, True
 
 
 @functools.cache
@@ -217,7 +234,7 @@ class Relaxation:
 
     def _step(self, target: Target, state: RelaxationState, t: int):
         plan = state.plan
-        energy, nudge = plan.energy, plan.nudge
+        nudge = plan.nudge
         s, rho, prime = list(state.position), list(state.rho), list(state.prime)
         measure = self.tol > 0 or t == state.steps - 1
         residual = None
@@ -225,7 +242,16 @@ class Relaxation:
             new = []
             for k in block:
                 h = plan.constant[k]
-                for term, p, idx, fused in plan.fields[k]:
+                for w, j, term, p, idx, fused in plan.fields[k]:
+                    if w is not None:  # ρ_j W, fused with what the field holds so far
+                        src = rho[j]
+                        if h is not None and src.dim() == 2 and h.dim() <= 2 and \
+                                h.dtype == src.dtype:
+                            h = torch.addmm(h, src, w)
+                        else:
+                            f = src @ w
+                            h = f if h is None else h + f
+                        continue
                     args = [rho[j] for j in idx]
                     if fused and h is not None:
                         h = term.field(p, *args, base=h)
@@ -242,8 +268,7 @@ class Relaxation:
                     d = ((t_new - s[k]).abs() ** 2).sum(plan.dims[k]) / plan.eta[k] ** 2
                     residual = d if residual is None else residual + d
                 s[k] = t_new
-                r, p = energy.rho_and_prime(k, t_new)
-                rho[plan.where[k]], prime[k] = r, p
+                rho[plan.where[k]], prime[k] = plan.rho_and_prime[k](t_new)
         if measure:
             residual = residual.detach().float().sqrt()
         else:
@@ -269,8 +294,9 @@ class Relaxation:
         target = Target(energy, cost, x, y, float(nudge), clamp)
         state = self.init(target, init, steps=steps)
         taken = 0
+        step = self._step if self.precision is None else self.step
         for t in range(state.steps):
-            state, _ = self.step(target, state, t)
+            state, _ = step(target, state, t)
             taken += 1
             if self.converged(state):
                 break

@@ -111,6 +111,12 @@ class Interaction(nn.Module):
                              for p, g in zip(params.values(), grads, strict=True)])
         return {k: torch.stack([r[j] for r in rows]) for j, k in enumerate(params)}
 
+    def linear_operator(self, i: int):
+        """(W, j) when the field on layer i is ρ_j W (flattened ρ of the term's layer j, one
+        matrix), else None: lets a relaxation fetch W once per phase and fuse the field's
+        addition into one matmul."""
+        return None
+
     def linear_in(self, i: int) -> bool:
         """E is linear in ρ_i with the other layers fixed (its field on i does not depend on
         ρ_i, and its parameter gradient is linear in ρ_i)."""

@@ -78,13 +78,18 @@ class Dense(Interaction):
         else:
             src, w, nd_out, shape = flat(rb, self.nd[1]), w.transpose(0, 1), self.nd[0], \
                 self.layer_shapes[0]
-        if base is not None and nd_out == 1 and src.dim() == 2 and base.dim() == 2 and \
+        if base is not None and nd_out == 1 and src.dim() == 2 and base.dim() <= 2 and \
                 base.dtype == src.dtype:
-            return torch.addmm(base, src, w)
+            return torch.addmm(base, src, w)  # (a bias [n] broadcasts over the batch)
         h = src @ w
         if nd_out != 1:
             h = h.reshape(*h.shape[:-1], *shape)
         return h if base is None else base + h
+
+    def linear_operator(self, i):
+        if self.nd != (1, 1):
+            return None
+        return (self.weight, 0) if i == 1 else (self.weight.transpose(0, 1), 1)
 
     def param_grad(self, ra, rb, weight=None, per_chain=False):
         fa = flat(ra, self.nd[0])

@@ -99,13 +99,16 @@ class Lateral(Interaction):
     def field(self, i, r, base: Tensor | None = None):
         f = flat(r, self.nd)
         w = self.weight.to(f.dtype) if f.is_complex() else self.weight
-        if base is not None and self.nd == 1 and f.dim() == 2 and base.dim() == 2 and \
+        if base is not None and self.nd == 1 and f.dim() == 2 and base.dim() <= 2 and \
                 base.dtype == f.dtype:
             return torch.addmm(base, f, w)
         h = f @ w
         if self.nd != 1:
             h = h.reshape(*h.shape[:-1], *self.layer_shapes[0])
         return h if base is None else base + h
+
+    def linear_operator(self, i):
+        return (self.weight, 0) if self.nd == 1 else None
 
     def param_grad(self, r, weight=None, per_chain=False):
         f = flat(r, self.nd)
