@@ -1,8 +1,11 @@
-"""Every ```python block of README.md runs as written in a fresh interpreter.
+"""Every ```python block of README.md, and of the guides to energies, samplers and estimators,
+runs as written in a fresh interpreter.
 
-A user pastes these blocks into an empty session, so each one runs in its own `python` process, in
-an empty directory, with nothing but the repository on the path; it must exit 0 and print what
-EXPECTED says. A new block needs its line in EXPECTED, so none goes unchecked.
+A user pastes README's blocks into an empty session, so each one runs in its own `python`
+process, in an empty directory, with nothing but the repository on the path; it must exit 0 and
+print what EXPECTED says. A new block needs its line in EXPECTED, so none goes unchecked. A guide
+is read top to bottom, each block building on the ones before it, so a guide's blocks run in
+order in one process; they check their claims with asserts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+GUIDES = [ROOT / "docs" / "guide" / f"{name}.md" for name in ("energies", "samplers", "estimators")]
 
 #: per block, in order: patterns its output must contain (the checks the block prints)
 EXPECTED = [
@@ -62,3 +66,15 @@ def test_block_runs_as_written(index, tmp_path):
             f"block {index + 1} did not print {pattern!r}; it printed:\n{proc.stdout}"
         )
     assert not list(tmp_path.iterdir()), "a README block left files behind"
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.stem)
+def test_guide_runs_as_written(guide, tmp_path):
+    blocks = python_blocks(guide.read_text(encoding="utf-8"))
+    assert blocks, f"{guide.name} has no python block"
+    # the guides' models are tiny: one torch thread is faster than two on a busy machine
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{guide.name} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert not list(tmp_path.iterdir()), f"{guide.name} left files behind"
