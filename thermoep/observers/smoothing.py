@@ -33,9 +33,12 @@ class Smoothed(NamedTuple):
 
 
 def plain(target, state) -> Smoothed:
+    """The state itself (ρ from the state where its sampler keeps it: ``state.rho``)."""
     s = state.position
     energy = target.energy
-    return Smoothed(energy.rhos(target.x, s), target.cost.value(s[energy.output], target.y))
+    rho = getattr(state, "rho", None)
+    rho = energy.rhos(target.x, s) if rho is None else list(rho)
+    return Smoothed(rho, target.cost.value(s[energy.output], target.y))
 
 
 class ConditionalSmoother:

@@ -38,6 +38,7 @@ class LangevinState(NamedTuple):
     step_mean: State | None      # m = s − η∇U(s) of the step that drew position (ULA)
     step_var: float | None       # 2ηT
     chains: int
+    rho: list | None = None      # ρ of every layer at position (the input as itself)
 
 
 def check_continuous(energy, who: str) -> None:
@@ -56,7 +57,9 @@ def check_continuous(energy, who: str) -> None:
 
 
 def potential(target: Target, s: State, need_u: bool = True):
-    """(U, ∇U) at s with ρ(s) computed once; U is None when not needed (ULA)."""
+    """(U, ∇U, ρ) at s with ρ(s) computed once; U is None when not needed (ULA). ρ (every
+    layer's, the input as itself) is kept in the state, so observers need not compute it
+    again."""
     energy, x = target.energy, target.x
     both = [energy.rho_and_prime(k, t) for k, t in enumerate(s)]
     rho = energy.with_free(x, [r for r, _ in both])
@@ -65,14 +68,15 @@ def potential(target: Target, s: State, need_u: bool = True):
     for k, (t, layer) in enumerate(zip(s, energy.free_layers, strict=True)):
         h = energy.field(x, s, k, rho, constant)
         prime = both[k][1]
-        grads.append(layer.unit.self_grad(t) - (h if prime is None else prime * h))
+        own = layer.unit.self_grad(t)
+        grads.append(own - h if prime is None else torch.addcmul(own, prime, h, value=-1.0))
     u = energy.energy(x, s, rho) if need_u else None
     b, L = target.nudge, energy.output
     if b != 0.0:
         if need_u:
             u = u + b * target.cost.value(s[L], target.y)
-        grads[L] = grads[L] + b * target.cost.grad(s[L], target.y)
-    return u, tuple(grads)
+        grads[L] = grads[L].add(target.cost.grad(s[L], target.y), alpha=b)
+    return u, tuple(grads), rho
 
 
 class Langevin(MonteCarloSampler):
@@ -106,18 +110,19 @@ class Langevin(MonteCarloSampler):
         self.check(target.energy, target.cost)
         check_nudge(target.energy, target.cost, target.nudge)
         pos = self.initial_state(target, init, generator)
-        u, g = potential(target, pos, self.metropolis)
-        return LangevinState(pos, u, g, None, None, self.chains)
+        u, g, rho = potential(target, pos, self.metropolis)
+        return LangevinState(pos, u, g, None, None, self.chains, rho)
 
     def step(self, target: Target, state: LangevinState, t: int, generator=None):
         eta, T = self.step_size, self.temperature
         noise = math.sqrt(2.0 * eta * T)
-        mean = tuple(p - eta * g for p, g in zip(state.position, state.grad, strict=True))
-        prop = tuple(m + noise * torch.randn(m.shape, generator=generator, dtype=m.dtype,
-                                             device=m.device) for m in mean)
-        u_new, g_new = potential(target, prop, self.metropolis)
+        mean = tuple(p.add(g, alpha=-eta) for p, g in zip(state.position, state.grad, strict=True))
+        prop = tuple(m.add(torch.randn(m.shape, generator=generator, dtype=m.dtype,
+                                       device=m.device), alpha=noise) for m in mean)
+        u_new, g_new, rho_new = potential(target, prop, self.metropolis)
         if not self.metropolis:
-            return LangevinState(prop, None, g_new, mean, 2.0 * eta * T, state.chains), None
+            return LangevinState(prop, None, g_new, mean, 2.0 * eta * T, state.chains,
+                                 rho_new), None
         # log q(a | b) = −‖a − b + η∇U(b)‖² / (4ηT) + const
         energy = target.energy
         dims = [tuple(range(-layer.ndim, 0)) for layer in energy.free_layers]
@@ -137,8 +142,11 @@ class Langevin(MonteCarloSampler):
         nds = [layer.ndim for layer in energy.free_layers]
         pos = tuple(pick(q, p, nd) for q, p, nd in zip(prop, state.position, nds, strict=True))
         grad = tuple(pick(a, b, nd) for a, b, nd in zip(g_new, state.grad, nds, strict=True))
+        rho = [r_new if j not in energy._free_of else
+               pick(r_new, r_old, energy.free_layers[energy._free_of[j]].ndim)
+               for j, (r_new, r_old) in enumerate(zip(rho_new, state.rho, strict=True))]
         new = LangevinState(pos, torch.where(accept, u_new, state.potential), grad, None, None,
-                            state.chains)
+                            state.chains, rho)
         return new, {"acceptance": accept.to(log_alpha.dtype).mean()}
 
 

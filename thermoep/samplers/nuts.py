@@ -83,7 +83,7 @@ class _PyroSampler(MonteCarloSampler):
 
         def value_and_grad(z: Tensor):
             s = energy.unflatten_state(z.reshape(target.batch, -1))
-            u, g = potential(target, s)
+            u, g, _ = potential(target, s)
             return u.sum() / T, energy.flatten_state(g).reshape(-1) / T
 
         def potential_fn(params):
