@@ -54,7 +54,18 @@ from .objectives import (
     gaussian_grad_L,
     implicit_grad,
 )
-from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, Target, exact, sample
+from .samplers import (
+    HMC,
+    NUTS,
+    SAMPLERS,
+    Gibbs,
+    Langevin,
+    Relaxation,
+    ReplicaExchange,
+    Target,
+    exact,
+    sample,
+)
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "INTERACTIONS", "SAMPLERS", "UNITS", "AdaptiveHybrid",
@@ -62,7 +73,8 @@ __all__ = [
     "CrossEntropy", "Dense", "Energy", "FiniteNudge", "GaussianEnergy", "Gibbs", "Gradient", "HMC",
     "HigherOrder", "HolomorphicEP", "Hybrid", "Input", "Interaction", "Langevin", "Lateral",
     "Layer", "LayeredBoltzmann", "LayeredHopfield", "ModernHopfield", "NUTS", "OneSided",
-    "PathIntegral", "PrototypicalHopfield", "Quadratic", "Relaxation", "SoftmaxReadout",
+    "PathIntegral", "PrototypicalHopfield", "Quadratic", "Relaxation", "ReplicaExchange",
+    "SoftmaxReadout",
     "SquaredError", "Target", "UnitDropout", "__version__", "bptt_grad", "checkpoints", "exact",
     "gaussian_grad_L", "implicit_grad", "lattice", "observers", "ring", "sample", "schedules",
 ]

@@ -1,5 +1,9 @@
 """Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, Pyro's
-NUTS/HMC; exact enumeration; the shared loop and the sampler contract."""
+NUTS/HMC, replica exchange over any of the Markov-chain samplers; exact enumeration; the shared
+loop and the sampler contract.
+
+``ReplicaExchange`` wraps a sampler object, so it is exported rather than registered in
+``SAMPLERS`` (whose members are built from scalar keyword arguments by the configuration)."""
 
 from functools import partial
 
@@ -11,6 +15,7 @@ from .loop import sample
 from .monte_carlo import MonteCarloSampler
 from .nuts import HMC, NUTS
 from .relax import Relaxation
+from .replica_exchange import ReplicaExchange, ReplicaState, Rung
 
 SAMPLERS = {
     "relax": Relaxation,
@@ -22,4 +27,5 @@ SAMPLERS = {
 }
 
 __all__ = ["HMC", "NUTS", "SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase",
-           "Relaxation", "Target", "check_nudge", "exact", "prepare", "sample"]
+           "Relaxation", "ReplicaExchange", "ReplicaState", "Rung", "Target", "check_nudge",
+           "exact", "prepare", "sample"]

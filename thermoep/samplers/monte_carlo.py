@@ -19,6 +19,9 @@ class MonteCarloSampler:
     """Shared configuration of the Markov-chain samplers."""
 
     deterministic = False
+    #: ``init(target, init=position)`` rebuilds the whole state (every cache) from a position,
+    #: so a position may be moved between chains of other laws (replica exchange)
+    state_from_position = True
 
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int,
                  thin: int = 1, coupled: bool = False) -> None:

@@ -59,6 +59,9 @@ class PyroState(NamedTuple):
 class _PyroSampler(MonteCarloSampler):
     """Shared init/step of :class:`NUTS` and :class:`HMC`; subclasses build the kernel."""
 
+    #: the kernels adapt (step size, mass matrix): a state is more than its position
+    state_from_position = False
+
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int, thin: int,
                  step_size: float, adapt_step_size: bool) -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
