@@ -8,7 +8,7 @@
                  beta_schedule = {name = "linear", end = 0.2}, ...)
     [optim]      name (sgd, adam), lr, momentum, weight_decay, schedule, warmup_epochs,
                  layer_lrs, ema_decay
-    [run]        epochs, batch_size, seed, device, dtype, lipschitz
+    [run]        epochs, batch_size, seed, device, dtype, lipschitz, compile
 
 The defaults of a registry member's parameters are its constructor's own: :meth:`RunConfig.resolved`
 fills every one of them in from the signature, so a results file holds the full config and a new
@@ -60,6 +60,7 @@ SHORT = {
     "ema_decay": "optim.ema_decay",
     "epochs": "run.epochs", "batch_size": "run.batch_size", "seed": "run.seed",
     "device": "run.device", "dtype": "run.dtype", "lipschitz": "run.lipschitz",
+    "compile": "run.compile",
 }
 #: a parameter some samplers spell differently (Gibbs counts sweeps)
 ALIASES = {"steps": "sweeps", "sweeps": "steps"}
@@ -126,7 +127,8 @@ class OptimConfig:
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
     """How long, in which batches, with which seed, where (``lipschitz``: record the Lipschitz
-    constant of the relaxation map every epoch)."""
+    constant of the relaxation map every epoch; ``compile``: torch.compile the samplers'
+    elementwise kernels, :mod:`thermoep.compilation`)."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -134,6 +136,7 @@ class RunSettings:
     device: str = "auto"
     dtype: str = "float32"
     lipschitz: bool = False
+    compile: bool = False
 
 
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "sampler": SamplerConfig,

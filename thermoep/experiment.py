@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import checkpoints, results
+from . import checkpoints, compilation, results
 from .averaging import WeightAverage
 from .config import RunConfig
 from .costs import trainables
@@ -125,6 +125,8 @@ def make_optimizer(cfg: RunConfig, model, cost):
 def build(cfg: RunConfig) -> Built:
     """Live objects for a config (resolved first)."""
     cfg = cfg.resolved()
+    if cfg.run.compile:
+        compilation.enable()
     device, dtype = resolve_device(cfg.run.device), DTYPES[cfg.run.dtype]
     d = cfg.data
     data = load_dataset(d.name, d.data_dir, seed=cfg.run.seed, limit_train=d.limit_train,

@@ -172,6 +172,10 @@ def train(
     lipschitz: Annotated[bool, typer.Option("--lipschitz", help="Record the Lipschitz constant "
                          "of the relaxation map at the fixed point each epoch.",
                          rich_help_panel=R)] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the samplers' "
+                       "elementwise kernels (tanh units' Gibbs laws); costs a minute or more "
+                       "before the first batch, falls back to eager where it fails.",
+                       rich_help_panel=R)] = False,
     out_path: Annotated[Path | None, typer.Option("--out", help="Results file (netCDF; default "
                         "runs/<dataset>-<estimator>.nc).", rich_help_panel=R)] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs (0 = never);"
@@ -214,7 +218,7 @@ def train(
             values["layer_lrs"] = list(_floats(layer_lrs, "--layer-lrs"))
         if standardize or standardize_global:
             values["standardize"] = "global" if standardize_global else True
-        for flag, key in ((hflip, "hflip"), (lipschitz, "lipschitz")):
+        for flag, key in ((hflip, "hflip"), (lipschitz, "lipschitz"), (compile, "compile")):
             if flag:
                 values[key] = True
         if rao_blackwell and conditional:

@@ -90,25 +90,15 @@ class TanhLaw:
         zero = torch.zeros_like(g)
         lo = (lam + torch.minimum(g, zero)) / kappa
         hi = (lam + torch.maximum(g, zero)) / kappa
-        u = torch.tanh(g) if self.start is None else self.start
-        u = u.clamp(lo, hi)
+        u = fast_tanh(g) if self.start is None else self.start
         tol = max(1e-3 * math.sqrt(T), 32.0 * torch.finfo(g.dtype).eps)
-        for _ in range(6):
-            t = fast_tanh(u)
-            sech2 = 1.0 - t * t
-            step = (kappa * u - lam - g * sech2) / (kappa + 2.0 * g * t * sech2).clamp_min(
-                1e-3 * kappa)
-            nxt = (u - step).clamp(lo, hi)
-            far = (nxt - u).abs() > tol
-            u = nxt
-            if not bool(far.any()):
-                break
-        else:
+        u, far = KERNELS.newton(g, kappa, lam, u, lo, hi, tol)
+        if bool(far.any()):
             idx = far.nonzero(as_tuple=True)
             u = u.index_put(idx, _bracketed_newton(g[idx], _pick(kappa, idx), _pick(lam, idx),
                                                    u[idx], lo[idx], hi[idx], tol))
         t = fast_tanh(u)
-        self._laplace = (u, kappa + 2.0 * g * t * (1.0 - t * t))
+        self._laplace = (u, _curvature(g, kappa, t))
         return self._laplace
 
     def mean(self) -> Tensor:
@@ -118,17 +108,80 @@ class TanhLaw:
         float64, and below 1e-7 with 4 nodes at T ≤ 0.001 (tests/test_conditional.py)."""
         u, curv = self.laplace()
         g, T = self.g, self.temperature
-        phi0 = self.potential(u)
         nodes, weights = laplace_rule(T, g.dtype == torch.float64)
         shape = (-1,) + (1,) * g.dim()
         z = torch.as_tensor(nodes, dtype=g.dtype, device=g.device).reshape(shape)
         log_w = torch.as_tensor(np.log(weights), dtype=g.dtype, device=g.device).reshape(shape)
-        d = torch.sqrt(2.0 * T / curv) * z  # [K, *g.shape]
-        v = u + d
-        tv = fast_tanh(v)
-        excess = (0.5 * self.kappa * v * v - self.lam * v - g * tv) - phi0 - 0.5 * curv * d * d
-        w = torch.softmax(log_w - excess / T, dim=0)  # normalised in log space (no overflow)
-        return (w * tv).sum(0)
+        return KERNELS.hermite_mean(g, self.kappa, self.lam, u, curv, z, log_w, T)
+
+
+def _affine(u: Tensor, kappa, lam) -> Tensor:
+    """κu − λ, skipping the multiply where κ is the number 1 and the subtraction where λ is 0."""
+    a = u if isinstance(kappa, float) and kappa == 1.0 else u * kappa
+    return a if isinstance(lam, float) and lam == 0.0 else a - lam
+
+
+def _curvature(g: Tensor, kappa, t: Tensor) -> Tensor:
+    """φ''(u) = κ + 2g tanh(u) sech²(u), from t = tanh(u)."""
+    return (g * t * (1.0 - t * t)) * 2.0 + kappa
+
+
+def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
+    """Up to ``iterations`` clamped Newton steps on φ'(u) = κu − λ − g sech²u; returns (u, the
+    units whose last step was above ``tol``). The eager version stops as soon as no unit moves
+    by more than ``tol``; under torch.compile (``fixed=True``) every step runs and no value is
+    read back to the host."""
+    u = u.clamp(lo, hi)
+    far = torch.zeros_like(u, dtype=torch.bool)
+    for _ in range(iterations):
+        t = fast_tanh(u)
+        sech2 = 1.0 - t * t
+        slope = torch.addcmul(_affine(u, kappa, lam), g, sech2, value=-1.0)
+        step = slope / ((g * t * sech2) * 2.0 + kappa).clamp_min(1e-3 * kappa)
+        nxt = (u - step).clamp(lo, hi)
+        far = (nxt - u).abs() > tol
+        u = nxt
+        if not KERNELS.compiling and not bool(far.any()):
+            break
+    return u, far
+
+
+def _hermite_mean(g, kappa, lam, u, curv, z, log_w, T: float):
+    """Σ_k w_k tanh(u + d_k) e^{−r(u + d_k)/T} / Σ_k w_k e^{−r(u + d_k)/T}, d_k = z_k √(2T/φ''),
+    with r(v) = φ(v) − φ(u) − ½φ''(u)(v − u)² expanded as
+
+        r(u + d) = (κu − λ) d − g t s d² − g (tanh(u + d) − t),   t = tanh u, s = 1 − t²,
+
+    (φ'' = κ + 2gts), which needs one transcendental per node and cancels the large terms of
+    φ(u + d) − φ(u) analytically."""
+    t = fast_tanh(u)
+    c2 = g * t * (1.0 - t * t)
+    d = torch.sqrt((2.0 * T) / curv) * z  # [K, *g.shape]
+    tv = fast_tanh(u + d)
+    excess = _affine(u, kappa, lam) * d - c2 * d * d - g * (tv - t)
+    w = torch.softmax(log_w - excess / T, dim=0)  # normalised in log space (no overflow)
+    return (w * tv).sum(0)
+
+
+class _Kernels:
+    """The elementwise kernels of :class:`TanhLaw`, optionally through ``torch.compile``
+    (:mod:`thermoep.compilation`): compiled, each fuses its dozens of passes over the units
+    into one loop."""
+
+    def __init__(self) -> None:
+        from ..compilation import compilable
+
+        self.newton = compilable(_newton)
+        self.hermite_mean = compilable(_hermite_mean)
+
+    @property
+    def compiling(self) -> bool:
+        from ..compilation import compiling
+
+        return compiling()
+
+
+KERNELS = _Kernels()
 
 
 def _pick(v, idx):
