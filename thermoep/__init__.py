@@ -54,7 +54,18 @@ from .objectives import (
     gaussian_grad_L,
     implicit_grad,
 )
-from .samplers import HMC, NUTS, SAMPLERS, Gibbs, Langevin, Relaxation, Target, exact, sample
+from .samplers import (
+    HMC,
+    NUTS,
+    SAMPLERS,
+    Gibbs,
+    Langevin,
+    Relaxation,
+    Target,
+    exact,
+    log_partition_ais,
+    sample,
+)
 
 __all__ = [
     "COSTS", "ENERGIES", "ESTIMATORS", "INTERACTIONS", "SAMPLERS", "UNITS", "AdaptiveHybrid",
@@ -64,5 +75,6 @@ __all__ = [
     "Layer", "LayeredBoltzmann", "LayeredHopfield", "ModernHopfield", "NUTS", "OneSided",
     "PathIntegral", "PrototypicalHopfield", "Quadratic", "Relaxation", "SoftmaxReadout",
     "SquaredError", "Target", "UnitDropout", "__version__", "bptt_grad", "checkpoints", "exact",
-    "gaussian_grad_L", "implicit_grad", "lattice", "observers", "ring", "sample", "schedules",
+    "gaussian_grad_L", "implicit_grad", "lattice", "log_partition_ais", "observers", "ring",
+    "sample", "schedules",
 ]

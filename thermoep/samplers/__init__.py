@@ -1,9 +1,11 @@
 """Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, Pyro's
-NUTS/HMC; exact enumeration; the shared loop and the sampler contract."""
+NUTS/HMC; exact enumeration and annealed importance sampling of log Z; the shared loop and the
+sampler contract."""
 
 from functools import partial
 
 from . import exact
+from .annealing import log_partition_ais
 from .base import Phase, Target, check_nudge, prepare
 from .gibbs import Gibbs
 from .langevin import Langevin
@@ -22,4 +24,4 @@ SAMPLERS = {
 }
 
 __all__ = ["HMC", "NUTS", "SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase",
-           "Relaxation", "Target", "check_nudge", "exact", "prepare", "sample"]
+           "Relaxation", "Target", "check_nudge", "exact", "log_partition_ais", "prepare", "sample"]
