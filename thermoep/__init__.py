@@ -64,6 +64,7 @@ from .samplers import (
     ReplicaExchange,
     Target,
     exact,
+    log_partition_ais,
     sample,
 )
 
@@ -76,5 +77,6 @@ __all__ = [
     "PathIntegral", "PrototypicalHopfield", "Quadratic", "Relaxation", "ReplicaExchange",
     "SoftmaxReadout",
     "SquaredError", "Target", "UnitDropout", "__version__", "bptt_grad", "checkpoints", "exact",
-    "gaussian_grad_L", "implicit_grad", "lattice", "observers", "ring", "sample", "schedules",
+    "gaussian_grad_L", "implicit_grad", "lattice", "log_partition_ais", "observers", "ring",
+    "sample", "schedules",
 ]

@@ -107,8 +107,14 @@ def _final(da: xr.DataArray) -> xr.DataArray:
     return da.isel(epoch=last)
 
 
+def _has(ds: xr.Dataset, name: str) -> bool:
+    return name in ds.data_vars and bool(np.isfinite(np.asarray(ds[name].values,
+                                                                dtype=float)).any())
+
+
 def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """1×2 figure: train/test accuracy vs epoch and train/test loss vs epoch."""
+    """1×2 figure: train/test accuracy vs epoch and train/test loss vs epoch; a third panel, the
+    objective J_β = F_β − F_0 (± its standard error), when the run recorded it."""
     extra = {d: n for d, n in ds.sizes.items() if d != "epoch"}
     if "epoch" not in ds.dims or any(n > 1 for n in extra.values()):
         raise ValueError(
@@ -116,7 +122,9 @@ def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             "use plot_sweep for sweeps"
         )
     ds = ds.isel({d: 0 for d in extra})
-    fig, (acc, loss) = _figure(2)
+    objective = _has(ds, "objective")
+    fig, axes = _figure(3 if objective else 2)
+    acc, loss = axes[:2]
     epoch = ds["epoch"].values
     for ax, kind in ((acc, "accuracy"), (loss, "loss")):
         drawn = False
@@ -134,8 +142,26 @@ def plot_run(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(kind)
         ax.grid(alpha=0.3)
+    if objective:
+        _plot_objective(axes[2], ds)
     _suptitle(fig, _title(ds) or "run")
     return _save(fig, path)
+
+
+def _plot_objective(ax: Axes, ds: xr.Dataset) -> None:
+    """J_β per epoch, with a ±2 SE band where ``objective_se`` was recorded."""
+    epoch = ds["epoch"].values
+    value = np.asarray(ds["objective"].values, dtype=float)
+    ax.plot(epoch, value, marker="o", markersize=3, color="C2", label="J_β (train batches)")
+    if _has(ds, "objective_se"):
+        se = np.asarray(ds["objective_se"].values, dtype=float)
+        ax.fill_between(epoch, value - 2 * se, value + 2 * se, color="C2", alpha=0.2,
+                        label="± 2 SE")
+    ax.legend()
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("objective J_β = F_β − F_0")
+    ax.grid(alpha=0.3)
 
 
 def plot_sweep(ds: xr.Dataset, path: str | os.PathLike, *, var: str = "test_accuracy") -> Path:

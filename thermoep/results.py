@@ -34,6 +34,11 @@ variable                 units meaning (per epoch ``e``)
 ``test_loss_online``     1     test cost of the weights being trained (``ema_decay``)
 ``lipschitz``            1     Lipschitz constant of the relaxation map at the free fixed
                                point, largest over 64 test inputs (``--lipschitz``)
+``objective``            1     J_β = F_β − F_0 = ∫₀^β E_b[ℓ] db at the epoch's β (divide
+                               by β for L_β), per-input mean over the training batches
+                               (each before its update), by the estimator's quadrature
+                               in b (path integral; finite nudge with objective_nodes)
+``objective_se``         1     Monte-Carlo standard error of ``objective`` (over chains)
 ======================== ===== =========================================================
 """
 
@@ -78,6 +83,9 @@ EPOCH_VARIABLE_ATTRS: dict[str, tuple[str, str]] = {
     "test_accuracy_online": ("test accuracy of the weights being trained (not averaged)", "1"),
     "test_loss_online": ("test cost of the weights being trained (not averaged)", "1"),
     "lipschitz": ("Lipschitz constant of the relaxation map at the free fixed point", "1"),
+    "objective": ("objective J_beta = F_beta - F_0 (mean over the epoch's training batches)",
+                  "1"),
+    "objective_se": ("Monte-Carlo standard error of the objective J_beta", "1"),
 }
 EPOCH_VARIABLES = tuple(EPOCH_VARIABLE_ATTRS)
 # attrs written by this module; config keys with these names stay only in the JSON "config" attr

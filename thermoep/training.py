@@ -3,8 +3,10 @@
 Per mini-batch: the estimator runs the free phase and its nudged phases and returns ∇θL_β as a
 :class:`~thermoep.Gradient`; ``g.apply_(model, cost)`` writes ``p.grad`` (the cost's too, for a
 read-out with parameters); the optimizer steps. Training accuracy and loss come from the free
-phase of each batch (before its update). Evaluation predicts from the free phase alone: the
-settled output at T = 0, the chain-averaged output at T > 0.
+phase of each batch (before its update), and so does the objective J_β = F_β − F_0 of the
+estimators that estimate it (``stats["objective"]``: the path integral, finite nudge with
+``objective_nodes``), recorded as ``objective`` and ``objective_se``. Evaluation predicts from
+the free phase alone: the settled output at T = 0, the chain-averaged output at T > 0.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ def evaluate(model, cost, sampler, x: Tensor, y: Tensor, *, batch_size: int = 50
 
 def _free_metric(info: dict, key: str) -> float:
     return float(info.get(f"free_{key}", math.nan))
+
+
+def _epoch_objective(rows: list[tuple[int, float, float]]) -> dict[str, float]:
+    """The epoch's J_β (the batches' estimates weighted by batch size, like the loss) and its
+    standard error (the batches' phases are independent: errors add in quadrature)."""
+    n = sum(k for k, _, _ in rows)
+    value = sum(k * v for k, v, _ in rows) / n
+    se = math.sqrt(sum((k * e) ** 2 for k, _, e in rows)) / n
+    return {"objective": value, "objective_se": se}
 
 
 def _warm_step(optimizer: torch.optim.Optimizer, factor: float) -> None:
@@ -113,6 +124,7 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 estimator.set_epoch(epoch - 1, epochs)
             order = torch.randperm(n, generator=generator)
             correct, loss_sum, resid, accept = 0, 0.0, [], []
+            objective = []  # (batch size, J_β, its standard error) of the batches that have it
             for b in range(batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb = data.train_x[idx].to(device=dev, dtype=dt)
@@ -150,6 +162,9 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                 loss_sum += g.loss * len(idx)
                 resid.append(_free_metric(g.stats, "residual"))
                 accept.append(_free_metric(g.stats, "acceptance"))
+                if "objective" in g.stats:
+                    objective.append((len(idx), float(g.stats["objective"]),
+                                      float(g.stats.get("objective_se", math.nan))))
                 reporter.batch(epoch, b, g.loss, batch_correct / len(idx))
             train_seconds = time.perf_counter() - t0
             lr = float(optimizer.param_groups[0]["lr"])
@@ -176,6 +191,8 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
             }
             if online is not None:
                 metrics["test_accuracy_online"], metrics["test_loss_online"] = online
+            if objective:
+                metrics.update(_epoch_objective(objective))
             if hasattr(estimator, "epoch_record"):
                 metrics.update(estimator.epoch_record())
             if extra_metrics is not None:

@@ -24,8 +24,9 @@ def report(
                                                   "the (first) results file, .png).")] = None,
     rows: Annotated[int, typer.Option(help="Print at most this many rows (last ones).")] = 40,
 ) -> None:
-    """Print a results file's table and write its plot (accuracy/loss vs epoch, accuracy vs β
-    per estimator for sweeps, curves for diagnostics). Given several files, print one row of
+    """Print a results file's table and write its plot (accuracy/loss vs epoch, and the
+    objective J_β when the run recorded it; accuracy vs β per estimator for sweeps, curves for
+    diagnostics). Given several files, print one row of
     final metrics per run (each grid point of a sweep is a run) and overlay their test-accuracy
     curves in one figure."""
     if len(paths) == 1:
@@ -99,7 +100,8 @@ def _compare(paths: list[Path], png: Path | None) -> None:
 LABELS = {"train_accuracy": "train acc", "test_accuracy": "test acc", "train_loss": "loss",
           "nudged_phases": "nudged", "wall_seconds": "seconds", "train_seconds": "train s",
           "test_accuracy_online": "online acc", "test_loss_online": "online loss",
-          "best_test_accuracy": "best test acc"}
+          "best_test_accuracy": "best test acc", "objective": "J_β",
+          "objective_se": "J_β SE"}
 #: constant or bulky columns left to the file (xarray shows them all)
 HIDDEN = {"lr", "beta", "residual", "acceptance", "test_loss"}
 #: the comparison's columns, in order (train s: mean seconds of training per epoch)

@@ -9,6 +9,16 @@ prediction and the warm start of every nudged phase. With a Monte-Carlo sampler 
 independent replicates, so the same stencil applied per chain gives C independent estimates
 whose spread is the standard error.
 
+The objective itself, J_β = F_β − F_0 = ∫₀^β E_{p_b}[ℓ] db (seed ep-without-limits Lemma 3.3,
+dF_b/db = E_{p_b}[ℓ]), comes from the same phases: a quadrature rule {(b_k, w_k)} in b gives
+J_β ≈ Σ_k w_k E_{b_k}[ℓ], and each phase's cost trace already holds E_{b_k}[ℓ] per chain. A chain
+is one independent replicate across every phase it runs in (warm starts carry a chain's own
+state, never another's), so Σ_k w_k ℓ̄_{c,k} per chain c gives C independent estimates of the
+batch mean of J_β, and their spread its standard error (:func:`objective_estimate`; the path
+integral's Gauss–Legendre nodes, finite-nudge's ``objective_nodes``). The estimate goes into
+``stats["objective"]`` and ``stats["objective_se"]``; at T = 0 (one replicate) the standard
+error is NaN and only the quadrature's error remains.
+
 ``rao_blackwell``: ``"conditional"`` (average the units of the layers without the output's
 colour over their exact conditional law) or ``"step"`` (average over the Gaussian noise of an
 unadjusted Langevin step); see :mod:`thermoep.observers.smoothing`.
@@ -19,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils import parametrize
@@ -50,6 +61,55 @@ def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
     out[f"{prefix}_ess"] = float(effective_sample_size(tr, chain_dim=0, sample_dim=1))
     out[f"{prefix}_rhat"] = float(split_gelman_rubin(tr, chain_dim=0, sample_dim=1))
     return out
+
+
+def chain_costs(phase: Phase) -> Tensor:
+    """E_b[ℓ] per chain, batch-averaged, ``[C]``: the mean of the phase's cost trace over its kept
+    states (``[1]`` for a deterministic phase, from its cost mean)."""
+    tr = phase.observed.get("cost_trace")
+    if tr is not None:
+        return tr.mean(1)
+    if "cost" in phase.observed:
+        return phase.cost.mean().reshape(1)
+    raise KeyError(f"the phase at b = {phase.nudge:g} observed no cost (CostTrace or CostMean); "
+                   f"observed: {sorted(phase.observed)}")
+
+
+def objective_estimate(phases: Mapping[float, Phase], rule) -> tuple[float, float]:
+    """J_β ≈ Σ_k w_k E_{b_k}[ℓ] (batch mean) from the phases at the rule's nodes, and its standard
+    error over the chains (module docstring). ``rule``: [(b_k, w_k)], weights summing to β.
+
+    Returns ``(value, se)``; ``se`` is NaN with a single replicate (T = 0, or one chain).
+    """
+    reps = None
+    for b, w in rule:
+        term = w * chain_costs(phases[b]).double()
+        reps = term if reps is None else reps + term
+    C = reps.shape[0]
+    value = float(reps.mean())
+    se = float(reps.std(unbiased=True)) / math.sqrt(C) if C > 1 else math.nan
+    return value, se
+
+
+def gauss_legendre(beta: float, n: int) -> list[tuple[float, float]]:
+    """n-point Gauss–Legendre rule on [0, β]: [(b_k, w_k)], weights summing to β; exact for
+    polynomials of degree ≤ 2n − 1. The endpoints are not nodes."""
+    t, w = np.polynomial.legendre.leggauss(n)
+    return [(float(beta * (tk + 1) / 2), float(beta * wk / 2)) for tk, wk in zip(t, w, strict=True)]
+
+
+def gauss_lobatto(beta: float, n: int) -> list[tuple[float, float]]:
+    """Gauss–Lobatto rule on [0, β] with both endpoints and ``n`` interior nodes (m = n + 2
+    points): exact for polynomials of degree ≤ 2m − 3 = 2n + 1. On [−1, 1] the interior nodes
+    are the roots of P′_{m−1} and the weights are 2 / (m(m − 1) P_{m−1}(t_k)²) (2 / (m(m − 1))
+    at ±1). n = 0 is the trapezoid rule."""
+    n = int(n)
+    m = n + 2
+    P = np.polynomial.legendre.Legendre.basis(m - 1)
+    inner = np.sort(P.deriv().roots().real) if n > 0 else np.zeros(0)
+    t = np.concatenate([[-1.0], inner, [1.0]])
+    w = 2.0 / (m * (m - 1) * P(t) ** 2)
+    return [(float(beta * (tk + 1) / 2), float(beta * wk / 2)) for tk, wk in zip(t, w, strict=True)]
 
 
 class StandardErrors(Mapping):
@@ -197,12 +257,13 @@ class Estimator:
     def observers(self, free: bool, covariance: bool = False) -> list:
         """The observers of one phase: the mean parameter gradient (or, for the path
         integral's nodes, the covariance with the cost), the prediction read-out, the free
-        phase's cost, and the cost trace of Monte-Carlo phases (ESS, R-hat)."""
+        phase's cost (every phase's at T = 0 when the objective is estimated), and the cost
+        trace of Monte-Carlo phases (ESS, R-hat, and E_b[ℓ] per chain for the objective)."""
         from ..observers import CovarianceWithCost
 
         sm = self.smoother
         obs = [CovarianceWithCost(sm) if covariance else MeanParamGrad(sm), OutputMean()]
-        if free:
+        if free or (self.deterministic and self.objective_rule() is not None):
             obs.append(CostMean(sm))
         if not self.deterministic:
             obs.append(CostTrace(sm))
@@ -214,8 +275,20 @@ class Estimator:
     def coupled(self) -> bool:
         return bool(getattr(self.sampler, "coupled", False))
 
-    def _phases(self, target: Target, nudges, generator, covariance=False):
-        """Run the free phase, then each nudge in order.
+    def cost_observers(self) -> list:
+        """The observers of a phase run for the objective alone: its cost (a trace per chain at
+        T > 0, the mean at T = 0)."""
+        sm = self.smoother
+        return [CostMean(sm)] if self.deterministic else [CostTrace(sm)]
+
+    def objective_rule(self) -> list[tuple[float, float]] | None:
+        """The quadrature [(b_k, w_k)] in b of J_β = ∫₀^β E_{p_b}[ℓ] db over phases this
+        estimator runs (weights summing to β), or None when it does not estimate J_β."""
+        return None
+
+    def _phases(self, target: Target, nudges, generator, covariance=False, cost_only=()):
+        """Run the free phase, then each nudge in order, then the ``cost_only`` nudges (the
+        objective's extra nodes, observed by :meth:`cost_observers` alone).
 
         Independent (default): each nudged phase warm-starts from the previous phase's state
         (the free phase for one-sided/centered). Coupled: every phase restarts from the same
@@ -228,7 +301,8 @@ class Estimator:
             start = generator.get_state()
         free = sample(self.sampler, target, observers=self.observers(True), generator=generator)
         phases, prev = {0.0: free}, free
-        for b in nudges:
+        nudges = list(nudges)
+        for b in nudges + [b for b in cost_only if b not in nudges]:
             if b == 0.0 or b in phases:
                 continue
             if self.coupled:
@@ -236,8 +310,10 @@ class Estimator:
                 init = None
             else:
                 init = prev.state if covariance else free.state
-            phases[b] = sample(self.sampler, target.at(b), observers=self.observers(
-                False, covariance), init=init, generator=generator)
+            observers = (self.observers(False, covariance) if b in nudges
+                         else self.cost_observers())
+            phases[b] = sample(self.sampler, target.at(b), observers=observers, init=init,
+                               generator=generator)
             prev = phases[b]
         return free, phases
 
@@ -269,4 +345,7 @@ class Estimator:
         for b, ph in phases.items():
             tag = "free" if b == 0.0 else f"nudge{b:+.4g}"
             stats.update(chain_diagnostics(ph, tag))
+        rule = self.objective_rule()
+        if rule is not None:
+            stats["objective"], stats["objective_se"] = objective_estimate(phases, rule)
         return stats

@@ -1,6 +1,6 @@
 """Samplers of p_b ∝ exp(−(E + bℓ)/T): relaxation (T = 0), Langevin/MALA, block Gibbs, Pyro's
-NUTS/HMC, replica exchange over any of the Markov-chain samplers; exact enumeration; the shared
-loop and the sampler contract.
+NUTS/HMC, replica exchange over any of the Markov-chain samplers; exact enumeration and annealed
+importance sampling of log Z; the shared loop and the sampler contract.
 
 ``ReplicaExchange`` wraps a sampler object, so it is exported rather than registered in
 ``SAMPLERS`` (whose members are built from scalar keyword arguments by the configuration)."""
@@ -8,6 +8,7 @@ loop and the sampler contract.
 from functools import partial
 
 from . import exact
+from .annealing import log_partition_ais
 from .base import Phase, Target, check_nudge, prepare
 from .gibbs import Gibbs
 from .langevin import Langevin
@@ -28,4 +29,4 @@ SAMPLERS = {
 
 __all__ = ["HMC", "NUTS", "SAMPLERS", "Gibbs", "Langevin", "MonteCarloSampler", "Phase",
            "Relaxation", "ReplicaExchange", "ReplicaState", "Rung", "Target", "check_nudge",
-           "exact", "prepare", "sample"]
+           "exact", "log_partition_ais", "prepare", "sample"]
