@@ -49,7 +49,7 @@ docs-serve:
 	$(PYTHON) -m mkdocs serve
 
 lint:
-	$(PYTHON) -m ruff check thermoep tests benchmarks
+	$(PYTHON) -m ruff check thermoep tests benchmarks examples
 
 # The sdist and the wheel (built in an isolated env that holds setuptools alone, never torch),
 # checked by twine as PyPI would check them.

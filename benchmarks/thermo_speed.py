@@ -103,8 +103,8 @@ def main() -> None:
     (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# {args.name}", "", f"Command: `{result['command']}` (thermoep "
              f"{__version__}, torch {torch.__version__}, {result['threads']} threads)", "",
-             "784-256-10 tanh, Fashion-MNIST, batch 64, β = 1 (centered: 0.5); one training step = estimator "
-             "+ Adam step; s/epoch = s/batch × 938.", "",
+             "784-256-10 tanh, Fashion-MNIST, batch 64, β = 1 (centered: 0.5); one training "
+             "step = estimator + Adam step; s/epoch = s/batch × 938.", "",
              "| estimator | ms / batch | s / epoch | × centered |", "|---|---|---|---|"]
     for r in rows:
         ratio = "–" if r["ratio_to_centered"] is None else f"{r['ratio_to_centered']:.2f}"
