@@ -40,7 +40,7 @@ from ..energies.model import Energy
 from ..gradient import Gradient
 from ..observers import CostMean, CostTrace, MeanParamGrad, OutputMean, smoother
 from ..samplers.base import Phase, Target, prepare
-from ..samplers.loop import sample
+from ..samplers.loop import sample, sample_stacked
 from ..samplers.relax import Relaxation
 from ..schedules import bernoulli
 
@@ -298,6 +298,8 @@ class Estimator:
             if generator is None:
                 generator = torch.Generator(device=target.energy.device).manual_seed(
                     int(torch.randint(0, 2**62, (1,))))
+            if getattr(self.sampler, "stacks_nudges", False) and target.clamp is None:
+                return self._stacked_phases(target, nudges, generator, covariance, cost_only)
             start = generator.get_state()
         free = sample(self.sampler, target, observers=self.observers(True), generator=generator)
         phases, prev = {0.0: free}, free
@@ -316,6 +318,19 @@ class Estimator:
                                generator=generator)
             prev = phases[b]
         return free, phases
+
+    def _stacked_phases(self, target, nudges, generator, covariance, cost_only):
+        """Coupled phases as one tensor program (:func:`~thermoep.samplers.loop.sample_stacked`):
+        the same initial state and random draws as running them in turn, one step's overhead."""
+        nudges = list(nudges)
+        ladder = [0.0] + [b for b in dict.fromkeys(nudges + list(cost_only)) if b != 0.0]
+        observers = [self.observers(True)] + [
+            self.observers(False, covariance) if b in nudges else self.cost_observers()
+            for b in ladder[1:]]
+        run = sample_stacked(self.sampler, target.stacked(ladder), observers,
+                             generator=generator)
+        phases = dict(zip(ladder, run, strict=True))
+        return phases[0.0], phases
 
     def __call__(self, energy: Energy, cost: Cost, x: Tensor, y: Tensor, *,
                  generator: torch.Generator | None = None) -> Gradient:

@@ -70,6 +70,10 @@ class Target:
     values (the clamped phases of contrastive and coupled learning). Targets made by :meth:`at`
     for other nudges of the same batch share :attr:`cache`, so what depends on the batch alone
     (the input drive, :meth:`constant_fields`) is computed once for all its phases.
+
+    A *stacked* target (:meth:`stacked`) holds several nudges b_1..b_P at once: ``nudge`` is then
+    a tensor ``[P]``, ``ladder`` the nudges as numbers, and the states of a sampler that can run
+    it (``stacks_nudges``) carry a leading phase dimension, ``[P, C, B, *shape]``.
     """
 
     energy: Energy
@@ -80,6 +84,7 @@ class Target:
     clamp: Tensor | None = None
     temperature: float = 0.0
     cache: dict = field(default_factory=dict, repr=False)
+    ladder: tuple[float, ...] | None = None
 
     @classmethod
     def of(cls, energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: float = 0.0,
@@ -94,6 +99,36 @@ class Target:
         nudge = nudge if isinstance(nudge, complex) else float(nudge)
         return Target(self.energy, self.cost, self.x, self.y, nudge, clamp,
                       self.temperature, self.cache)
+
+    def stacked(self, nudges) -> Target:
+        """The same batch at every nudge of ``nudges`` at once (class docstring)."""
+        ladder = tuple(float(b) for b in nudges)
+        b = torch.tensor(ladder, dtype=self.x.dtype, device=self.x.device)
+        return Target(self.energy, self.cost, self.x, self.y, b, self.clamp, self.temperature,
+                      self.cache, ladder)
+
+    def phase(self, p: int) -> Target:
+        """The p-th nudge of a stacked target, as a target of its own."""
+        return Target(self.energy, self.cost, self.x, self.y, self.ladder[p], self.clamp,
+                      self.temperature, self.cache)
+
+    @property
+    def phases(self) -> int | None:
+        """P for a stacked target, else None."""
+        return None if self.ladder is None else len(self.ladder)
+
+    @property
+    def nudged(self) -> bool:
+        """Some nudge is non-zero."""
+        if self.ladder is not None:
+            return any(b != 0.0 for b in self.ladder)
+        return self.nudge != 0.0
+
+    def nudge_for(self, t: Tensor):
+        """b, shaped to multiply ``t`` (``[P, ...]`` for a stacked target)."""
+        if self.ladder is None:
+            return self.nudge
+        return self.nudge.reshape(-1, *([1] * (t.dim() - 1)))
 
     @property
     def batch(self) -> int:

@@ -71,11 +71,14 @@ def potential(target: Target, s: State, need_u: bool = True):
         own = layer.unit.self_grad(t)
         grads.append(own - h if prime is None else torch.addcmul(own, prime, h, value=-1.0))
     u = energy.energy(x, s, rho) if need_u else None
-    b, L = target.nudge, energy.output
-    if b != 0.0:
+    L = energy.output
+    if target.nudged:
         if need_u:
-            u = u + b * target.cost.value(s[L], target.y)
-        grads[L] = grads[L].add(target.cost.grad(s[L], target.y), alpha=b)
+            ell = target.cost.value(s[L], target.y)
+            u = u + target.nudge_for(ell) * ell
+        dl = target.cost.grad(s[L], target.y)
+        b = target.nudge_for(dl)
+        grads[L] = grads[L].add(dl, alpha=b) if isinstance(b, float) else grads[L] + b * dl
     return u, tuple(grads), rho
 
 
@@ -91,6 +94,9 @@ class Langevin(MonteCarloSampler):
                          thin=thin, coupled=coupled)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
+
+    #: runs a stacked target (several nudges as one tensor program, common random numbers)
+    stacks_nudges = True
 
     @property
     def gaussian_steps(self) -> bool:
@@ -108,8 +114,11 @@ class Langevin(MonteCarloSampler):
 
     def init(self, target: Target, init: State | None = None, generator=None) -> LangevinState:
         self.check(target.energy, target.cost)
-        check_nudge(target.energy, target.cost, target.nudge)
+        for b in target.ladder or (target.nudge,):
+            check_nudge(target.energy, target.cost, b)
         pos = self.initial_state(target, init, generator)
+        if target.phases is not None:  # every phase starts from the same state
+            pos = tuple(t.unsqueeze(0).expand(target.phases, *t.shape) for t in pos)
         u, g, rho = potential(target, pos, self.metropolis)
         return LangevinState(pos, u, g, None, None, self.chains, rho)
 
@@ -117,7 +126,9 @@ class Langevin(MonteCarloSampler):
         eta, T = self.step_size, self.temperature
         noise = math.sqrt(2.0 * eta * T)
         mean = tuple(p.add(g, alpha=-eta) for p, g in zip(state.position, state.grad, strict=True))
-        prop = tuple(m.add(torch.randn(m.shape, generator=generator, dtype=m.dtype,
+        # a stacked target's phases share the noise (common random numbers): one draw per unit
+        lead = 0 if target.phases is None else 1
+        prop = tuple(m.add(torch.randn(m.shape[lead:], generator=generator, dtype=m.dtype,
                                        device=m.device), alpha=noise) for m in mean)
         u_new, g_new, rho_new = potential(target, prop, self.metropolis)
         if not self.metropolis:
@@ -132,7 +143,7 @@ class Langevin(MonteCarloSampler):
                   zip(prop, state.position, g_new, dims, strict=True))
         log_alpha = -(u_new - state.potential) / T + (fwd - bwd) / (4.0 * eta * T)
         log_alpha = torch.nan_to_num(log_alpha, nan=-math.inf)
-        unif = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype,
+        unif = torch.rand(log_alpha.shape[lead:], generator=generator, dtype=log_alpha.dtype,
                           device=log_alpha.device)
         accept = torch.log(unif) < log_alpha
 
@@ -148,6 +159,18 @@ class Langevin(MonteCarloSampler):
         new = LangevinState(pos, torch.where(accept, u_new, state.potential), grad, None, None,
                             state.chains, rho)
         return new, {"acceptance": accept.to(log_alpha.dtype).mean()}
+
+    def select(self, target: Target, state: LangevinState, p: int) -> LangevinState:
+        """Phase p of a stacked target's state."""
+        def take(ts):
+            return None if ts is None else tuple(t[p] for t in ts)
+
+        free = target.energy._free_of
+        rho = None if state.rho is None else [r[p] if j in free else r
+                                              for j, r in enumerate(state.rho)]
+        return LangevinState(take(state.position), None if state.potential is None else
+                             state.potential[p], take(state.grad), take(state.step_mean),
+                             state.step_var, state.chains, rho)
 
 
 __all__ = ["Langevin", "LangevinState", "check_continuous", "potential"]

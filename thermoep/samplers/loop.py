@@ -66,8 +66,59 @@ def sample(sampler, target: Target, *, observers=(), init=None, generator=None) 
     return Phase(nudge=target.nudge, state=state.position, observed=observed, info=info)
 
 
+def sample_stacked(sampler, target: Target, observers, *, init=None,
+                   generator=None) -> list[Phase]:
+    """Run every nudge of a stacked target (:meth:`Target.stacked`) as one tensor program and
+    return one :class:`Phase` per nudge; ``observers[p]`` observe phase p.
+
+    The phases share the initial state and every random draw (common random numbers), so this
+    gives what running them one after the other from the same generator state gives, with one
+    step's overhead for all of them. The sampler must say it can (``stacks_nudges``) and give
+    each phase's state (``select``).
+    """
+    if not getattr(sampler, "stacks_nudges", False):
+        raise TypeError(f"{type(sampler).__name__} cannot run several nudges as one program "
+                        "(stacks_nudges); sample each phase on its own")
+    P = target.phases
+    if P is None or len(observers) != P:
+        raise ValueError(f"a stacked target and one observer list per nudge are needed (got "
+                         f"{P} nudges, {len(observers)} observer lists)")
+    if target.temperature != float(sampler.temperature):
+        target = dataclasses.replace(target, temperature=float(sampler.temperature))
+    observers = [list(obs) for obs in observers]
+    parts = [target.phase(p) for p in range(P)]
+    with torch.no_grad(), parametrize.cached():
+        state = sampler.init(target, init=init, generator=generator)
+        chains = getattr(state, "chains", None)
+        steps = sampler.steps_for(init)
+        burn_in, thin = sampler.burn_in, getattr(sampler, "thin", 1)
+        sums: dict[str, torch.Tensor | float] = {}
+        kept = 0
+        for t in range(steps):
+            state, info = sampler.step(target, state, t, generator=generator)
+            for k, v in (info or {}).items():
+                sums[k] = sums.get(k, 0.0) + v
+            if t >= burn_in and (t - burn_in) % thin == 0:
+                for p in range(P):
+                    sub = sampler.select(target, state, p)
+                    for o in observers[p]:
+                        if kept == 0:
+                            o.start(parts[p], sub, chains)
+                        o.update(parts[p], sub)
+                kept += 1
+        out = []
+        for p in range(P):
+            sub = sampler.select(target, state, p)
+            observed = {o.name: o.finish(parts[p]) for o in observers[p]}
+            info = {"steps": float(steps), "samples": float(kept), "chains": float(chains or 0)}
+            info.update(sampler.summary(sub, {k: _mean(v, steps) for k, v in sums.items()}))
+            out.append(Phase(nudge=parts[p].nudge, state=sub.position, observed=observed,
+                             info=info))
+    return out
+
+
 def _mean(total, count: int) -> float:
     return float(total) / max(count, 1)
 
 
-__all__ = ["sample"]
+__all__ = ["sample", "sample_stacked"]
