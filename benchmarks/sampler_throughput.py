@@ -47,11 +47,12 @@ rerun with a rescaled count when it took under 40 % of the target, the pilot hav
 dominated by fixed costs). None of setup, warm-up and burn-in is in the timed wall. The measured
 run records the energy trace at
 every sweep, in each library inside its own loop and by the same formula, −hᵀσ − Σ w σ_i σ_j over
-the arrays of :func:`spin_form` (O(edges), a small part of a sweep); ESS of the ``[C, S]`` trace
-by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both. spin updates/s =
-C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the same exact block
-Gibbs kernel on the same blocks, so ESS per sweep should agree within its noise; ESS/s then
-differs by throughput alone.
+the arrays of :func:`spin_form` (a matmul per dense layer pair, gathers for the lattice's
+edges: a small part of a sweep, and part of the timed wall for both libraries); ESS of the
+``[C, S]`` trace by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both.
+spin updates/s = C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the
+same exact block Gibbs kernel on the same blocks, so ESS per sweep should agree within its noise;
+ESS/s then differs by throughput alone.
 
 MALA/ULA against Pyro's NUTS on a LayeredHopfield (the continuous-unit side of the same question)
 is ``benchmarks/nuts_vs_langevin.py``; ``--with-nuts`` runs it after this one.
@@ -77,7 +78,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # one thread for XLA too, set before JAX is imported (thrml imports it)
@@ -120,7 +121,10 @@ def ising(side: int, coupling: float = 1.0) -> te.Energy:
 class SpinForm:
     """E(s(σ)) = −hᵀσ − Σ_e w_e σ_{i_e} σ_{j_e} + c over all free units in layer order
     (module docstring); ``blocks``: the free units of each Gibbs block, in sampling order;
-    ``binary``: s = (σ + 1)/2 (else s = σ)."""
+    ``binary``: s = (σ + 1)/2 (else s = σ). ``dense``: the edges between two layers as
+    (a0, a1, b0, b1, M): units a0..a1 coupled to b0..b1 by the matrix M (= w on those edges),
+    which the energy trace contracts in one matmul; ``sparse``: the indices of the other edges,
+    which it gathers."""
 
     h: np.ndarray
     i: np.ndarray
@@ -129,20 +133,38 @@ class SpinForm:
     c: float
     blocks: list[np.ndarray]
     binary: bool
+    dense: list = field(default_factory=list)
+    sparse: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.h)
 
+    def arrays(self, xp, dtype):
+        """(h, [(a0, a1, b0, b1, M)], i_s, j_s, w_s) as arrays of the module ``xp``."""
+        sp = np.arange(len(self.w)) if self.sparse is None else self.sparse
+        return (xp.asarray(self.h, dtype=dtype),
+                [(a0, a1, b0, b1, xp.asarray(m, dtype=dtype)) for a0, a1, b0, b1, m in
+                 self.dense],
+                xp.asarray(self.i[sp]), xp.asarray(self.j[sp]),
+                xp.asarray(self.w[sp], dtype=dtype))
+
     def energy_torch(self, sigma: torch.Tensor) -> torch.Tensor:
         """The spin-form energy (without c) of σ ``[..., n]``."""
         cache = self.__dict__.setdefault("_torch", {})
         if sigma.dtype not in cache:
-            cache[sigma.dtype] = (torch.as_tensor(self.h, dtype=sigma.dtype),
-                                  torch.as_tensor(self.w, dtype=sigma.dtype),
-                                  torch.as_tensor(self.i), torch.as_tensor(self.j))
-        h, w, i, j = cache[sigma.dtype]
-        return -(sigma @ h) - (sigma[..., i] * sigma[..., j]) @ w
+            cache[sigma.dtype] = self.arrays(torch, sigma.dtype)
+        return spin_energy(sigma, *cache[sigma.dtype])
+
+
+def spin_energy(sigma, h, dense, i, j, w):
+    """−hᵀσ − Σ_(ij) w_ij σ_i σ_j over the last axis (torch or JAX arrays alike)."""
+    e = -(sigma @ h)
+    for a0, a1, b0, b1, m in dense:
+        e = e - ((sigma[..., a0:a1] @ m) * sigma[..., b0:b1]).sum(-1)
+    if len(w):
+        e = e - (sigma[..., i] * sigma[..., j]) @ w
+    return e
 
 
 def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
@@ -159,7 +181,7 @@ def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
             b = [v.detach().double() for v in energy.biases]
             xd = x.double().reshape(-1)
             L = len(W)
-            hs, I, J, ws = [], [], [], []
+            hs, I, J, ws, dense = [], [], [], [], []
             c = -0.5 * float(xd @ W[0] @ torch.ones(W[0].shape[1], dtype=torch.float64))
             for l in range(L):                      # free layer l + 1 of the docstring
                 h = 0.5 * b[l]
@@ -174,11 +196,16 @@ def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
                     I.append(offsets[l - 1] + ii.reshape(-1))
                     J.append(offsets[l] + jj.reshape(-1))
                     ws.append((0.25 * W[l]).reshape(-1).numpy())
+                    dense.append((offsets[l - 1], offsets[l], offsets[l], offsets[l + 1],
+                                  (0.25 * W[l]).numpy()))
                 if l < L - 1:
                     h = h + 0.25 * W[l + 1].sum(1)
                 hs.append(h.numpy())
+            if not ws:                              # one free layer: no edges
+                I, J, ws = [np.zeros(0, dtype=int)], [np.zeros(0, dtype=int)], [np.zeros(0)]
             return SpinForm(np.concatenate(hs), np.concatenate(I), np.concatenate(J),
-                            np.concatenate(ws), c, blocks, True)
+                            np.concatenate(ws), c, blocks, True, dense,
+                            np.zeros(0, dtype=int))
         if energy.num_layers != 1 or energy.free_layers[0].unit.name != "spin":
             raise TypeError("spin_form takes a LayeredBoltzmann or one layer of spins")
         n = energy.layer_sizes[0]
@@ -340,9 +367,7 @@ class ThrmlModel:
         self.program = IsingSamplingProgram(self.ebm, self.blocks, [])
         order = np.concatenate(form.blocks)             # block-concatenated → node order
         self.inverse = jnp.asarray(np.argsort(order))
-        self.h = jnp.asarray(form.h, dtype=jnp.float32)
-        self.w = jnp.asarray(form.w, dtype=jnp.float32)
-        self.i, self.j = jnp.asarray(form.i), jnp.asarray(form.j)
+        self.arrays = form.arrays(jnp, jnp.float32)
 
     def sigma(self, block_states):
         """Free-block bool states → σ ∈ {−1, +1} in node order, ``[..., n]``."""
@@ -352,8 +377,7 @@ class ThrmlModel:
         return (2.0 * flat.astype(jnp.float32) - 1.0)[..., self.inverse]
 
     def energy(self, block_states):
-        s = self.sigma(block_states)
-        return -(s @ self.h) - (s[..., self.i] * s[..., self.j]) @ self.w
+        return spin_energy(self.sigma(block_states), *self.arrays)
 
     def observer(self, kind: str):
         from thrml.observers import AbstractObserver
