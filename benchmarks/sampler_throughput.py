@@ -9,9 +9,12 @@ Models (one fixed input, chains C ∈ {1, 64, 1024} for it):
   the hidden layer, then the output layer (thermoep's computed blocks; the same two in thrml).
 * ``lattice``: the 2-D Ising model on a 64 × 64 periodic lattice, spins σ ∈ {−1, +1},
   E = −J Σ_⟨ij⟩ σ_i σ_j, J = 1, no field, T = 2.5 (≈ 1.10 T_c, T_c = 2/ln(1 + √2) ≈ 2.269).
-  thermoep: one ``spin`` layer, ``te.Lateral`` under ``te.lattice(64, 64, periodic=True)`` (as
-  ``examples/observers.py`` builds it), blocks the computed checkerboard; thrml: 4096
-  ``SpinNode``s, 8192 edges, the two checkerboard ``Block``s in the same order.
+  thermoep: one ``spin`` layer of 4096 units, ``te.NearestNeighbour(spins, (64, 64),
+  periodic=True, coupling=1.0, learnable=False)`` (the stencil coupling: four shifts per field,
+  O(N); the results' "before" table had the dense ``te.Lateral`` under ``te.lattice(64, 64,
+  periodic=True)``, a 4096 × 4096 matmul, which ``--dense-lattice`` still runs), blocks the
+  computed checkerboard; thrml: 4096 ``SpinNode``s, 8192 edges, the two checkerboard
+  ``Block``s in the same order.
 
 The change of variables (thermoep's binary units → thrml's spins). thrml's ``IsingEBM`` samples
 p(σ) ∝ exp(−𝓔(σ)), 𝓔(σ) = −β(Σ_i h_i σ_i + Σ_(ij) w_ij σ_i σ_j), σ ∈ {−1, +1} (stored as bools,
@@ -60,6 +63,7 @@ is ``benchmarks/nuts_vs_langevin.py``; ``--with-nuts`` runs it after this one.
     python benchmarks/sampler_throughput.py                     # both libraries (~5-10 min)
     python benchmarks/sampler_throughput.py --quick             # small sizes, a few seconds
     python benchmarks/sampler_throughput.py --profile           # adds torch.profiler tables
+    python benchmarks/sampler_throughput.py --models lattice --merge   # only the lattice rows
 
 thrml is an optional benchmark dependency (``pip install -e ".[bench]"``, best in a separate
 virtual environment: it brings JAX); without it the thrml rows are skipped with a message.
@@ -95,6 +99,7 @@ import thermoep as te  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 T_C = 2.0 / math.log(1.0 + math.sqrt(2.0))
 Z_LIMIT = 5.0
+DENSE = " (dense Lateral)"
 
 
 # -- the models ------------------------------------------------------------------------------------
@@ -107,9 +112,13 @@ def boltzmann(sizes, seed: int = 0, init_scale: float | None = None):
     return bm, x
 
 
-def ising(side: int, coupling: float = 1.0) -> te.Energy:
-    """Periodic ``side × side`` Ising lattice, E = −J Σ_⟨ij⟩ σ_i σ_j (no field)."""
+def ising(side: int, coupling: float = 1.0, dense: bool = False) -> te.Energy:
+    """Periodic ``side × side`` Ising lattice, E = −J Σ_⟨ij⟩ σ_i σ_j (no field): the stencil
+    ``NearestNeighbour`` (fixed J), or with ``dense`` the same lattice as a ``Lateral``."""
     spins = te.Layer("s", side * side, "spin")
+    if not dense:
+        return te.Energy([spins], [te.NearestNeighbour(spins, (side, side), periodic=True,
+                                                       coupling=coupling, learnable=False)])
     lateral = te.Lateral(spins, te.lattice(side, side, periodic=True))
     with torch.no_grad():
         # J = ½(W + Wᵀ) ⊙ mask is a parametrisation of the stored W: W = J on the mask
@@ -169,7 +178,8 @@ def spin_energy(sigma, h, dense, i, j, w):
 
 def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
     """The spin form of a LayeredBoltzmann at the one input ``x`` ``[1, n_0]``, or of a spin
-    energy whose terms are ``Lateral`` couplings (and ``Bias``), as :class:`SpinForm`."""
+    energy whose terms are ``NearestNeighbour`` or ``Lateral`` couplings (and ``Bias``), as
+    :class:`SpinForm`."""
     offsets = np.cumsum([0, *energy.layer_sizes])
     blocks = [np.concatenate([offsets[p.layer] + (np.arange(energy.layer_sizes[p.layer])
                                                   if p.mask is None else
@@ -212,7 +222,12 @@ def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
         h = np.zeros(n)
         I, J, ws = [], [], []
         for key, term, _, _ in energy._terms:
-            if isinstance(term, te.Lateral):
+            if isinstance(term, te.NearestNeighbour):
+                ii, jj, w = term.bonds()
+                I.append(ii.numpy())
+                J.append(jj.numpy())
+                ws.append(w.double().numpy())
+            elif isinstance(term, te.Lateral):
                 Jm = term.weight.detach().double()
                 ii, jj = np.nonzero(np.triu(term.couplings(0).numpy(), 1))
                 I.append(ii)
@@ -554,6 +569,11 @@ def main(argv=None) -> None:
                     choices=["thermoep", "thrml"])
     ap.add_argument("--side", type=int, default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=None)
+    ap.add_argument("--dense-lattice", action="store_true",
+                    help="the lattice as a dense te.Lateral (the 'before' of the results)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of the models not run (by model name) from the "
+                         "existing results file, each with the command that made it")
     ap.add_argument("--lattice-temperature", type=float, default=2.5)
     ap.add_argument("--boltzmann-temperature", type=float, default=1.0)
     ap.add_argument("--burn-in", type=int, default=None, help="sweeps (default 30; quick 10)")
@@ -605,8 +625,10 @@ def main(argv=None) -> None:
             energy, x = boltzmann(sizes, args.seed)
             T, name = args.boltzmann_temperature, f"binary {'-'.join(map(str, sizes))}"
         else:
-            energy, x = ising(side), torch.zeros(1, 0)
+            energy, x = ising(side, dense=args.dense_lattice), torch.zeros(1, 0)
             T, name = args.lattice_temperature, f"Ising {side}x{side} periodic"
+            if args.dense_lattice:
+                name += DENSE
         t = time.perf_counter()
         blocks = energy.blocks                       # the colouring, computed once
         te_setup = time.perf_counter() - t
@@ -643,11 +665,27 @@ def main(argv=None) -> None:
                       flush=True)
         del blocks
 
-    command = "python benchmarks/sampler_throughput.py " + " ".join(
-        sys.argv[1:] if argv is None else argv)
+    command = ("python benchmarks/sampler_throughput.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)).strip()
+    for row in rows:
+        row["command"] = command
+    previous = out.with_suffix(".json")
+    before = None
+    if args.merge and previous.exists():
+        old = json.loads(previous.read_text())
+        ran = {r["model"] for r in rows}
+        rows = [{**r, "command": r.get("command", old["command"])} for r in old["rows"]
+                if r["model"] not in ran] + rows
+        before = old.get("before")
+    commands = list(dict.fromkeys(r["command"] for r in rows))
     md = ["# Block-Gibbs throughput: thermoep against thrml\n",
-          f"`{command.strip()}` (one thread per library; see the docstring for the protocol)\n",
-          table(rows), ""]
+          "One thread per library; see the docstring of benchmarks/sampler_throughput.py for "
+          "the protocol. " + ("Command: " if len(commands) == 1 else "Commands (rows merged "
+                              "with `--merge`; each row's is in the JSON): ")
+          + ", ".join(f"`{c}`" for c in commands) + "\n", table(rows), ""]
+    if before:
+        md += [f"Before ({before['label']}; `{before['command']}`):\n", table(before["rows"]),
+               ""]
     if skipped is not None:
         md.append(f"thrml rows skipped: {skipped}\n")
     md.append("Change of variables s = (σ + 1)/2 checked on a 3-4-2 network at T = 1: "
@@ -659,7 +697,7 @@ def main(argv=None) -> None:
     md.append(f"Machine: {mach.get('Model name', '?')}, {mach.get('CPU(s)', '?')} CPUs, "
               f"load {mach['load_average_1min_at_end']:.2f} at the end; versions: " + ", ".join(
                   f"{k} {v}" for k, v in versions().items() if v) + ".\n")
-    result = {"benchmark": "sampler_throughput", "command": command.strip(),
+    result = {"benchmark": "sampler_throughput", "command": command,
               "protocol": "see the module docstring of benchmarks/sampler_throughput.py",
               "settings": {"chains": chains, "side": side, "sizes": sizes, "burn_in": burn_in,
                            "target_seconds": target_s, "min_sweeps": min_sweeps,
@@ -667,6 +705,7 @@ def main(argv=None) -> None:
                            "boltzmann_temperature": args.boltzmann_temperature,
                            "t_c": T_C, "seed": args.seed},
               "thrml_skipped": skipped, "enumeration_check": check, "rows": rows,
+              **({"before": before} if before else {}),
               "machine": mach, "versions": versions()}
     print()
     print(table(rows))
