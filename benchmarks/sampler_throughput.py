@@ -50,8 +50,9 @@ rerun with a rescaled count when it took under 40 % of the target, the pilot hav
 dominated by fixed costs). None of setup, warm-up and burn-in is in the timed wall. The measured
 run records the energy trace at
 every sweep, in each library inside its own loop and by the same formula, −hᵀσ − Σ w σ_i σ_j over
-the arrays of :func:`spin_form` (a matmul per dense layer pair, gathers for the lattice's
-edges: a small part of a sweep, and part of the timed wall for both libraries); ESS of the
+the arrays of :func:`spin_form` (a matmul per dense layer pair; two shifts for the stencil
+lattice, gathers for the edges of a dense ``Lateral``: part of the timed wall for both
+libraries); ESS of the
 ``[C, S]`` trace by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both.
 spin updates/s = C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the
 same exact block Gibbs kernel on the same blocks, so ESS per sweep should agree within its noise;
@@ -144,6 +145,7 @@ class SpinForm:
     binary: bool
     dense: list = field(default_factory=list)
     sparse: np.ndarray | None = None
+    stencil: list = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -156,7 +158,7 @@ class SpinForm:
                 [(a0, a1, b0, b1, xp.asarray(m, dtype=dtype)) for a0, a1, b0, b1, m in
                  self.dense],
                 xp.asarray(self.i[sp]), xp.asarray(self.j[sp]),
-                xp.asarray(self.w[sp], dtype=dtype))
+                xp.asarray(self.w[sp], dtype=dtype), self.stencil)
 
     def energy_torch(self, sigma: torch.Tensor) -> torch.Tensor:
         """The spin-form energy (without c) of σ ``[..., n]``."""
@@ -166,14 +168,28 @@ class SpinForm:
         return spin_energy(sigma, *cache[sigma.dtype])
 
 
-def spin_energy(sigma, h, dense, i, j, w):
-    """−hᵀσ − Σ_(ij) w_ij σ_i σ_j over the last axis (torch or JAX arrays alike)."""
+def spin_energy(sigma, h, dense, i, j, w, stencil=()):
+    """−hᵀσ − Σ_(ij) w_ij σ_i σ_j over the last axis (torch or JAX arrays alike); the bonds of
+    a periodic lattice with one coupling (``stencil``: (a0, H, W, J), units a0..a0 + HW in
+    row-major order) by two shifts, as thermoep's field does, instead of gathers."""
     e = -(sigma @ h)
     for a0, a1, b0, b1, m in dense:
         e = e - ((sigma[..., a0:a1] @ m) * sigma[..., b0:b1]).sum(-1)
+    for a0, H, W, J in stencil:
+        g = sigma[..., a0:a0 + H * W].reshape(*sigma.shape[:-1], H, W)
+        # roll(x, shift, axis) reads the same in torch and JAX
+        e = e - J * (g * (_roll(g, -1, -1) + _roll(g, -1, -2))).sum((-2, -1))
     if len(w):
         e = e - (sigma[..., i] * sigma[..., j]) @ w
     return e
+
+
+def _roll(a, shift, axis):
+    if isinstance(a, torch.Tensor):
+        return torch.roll(a, shift, axis)
+    import jax.numpy as jnp
+
+    return jnp.roll(a, shift, axis)
 
 
 def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
@@ -220,25 +236,32 @@ def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
             raise TypeError("spin_form takes a LayeredBoltzmann or one layer of spins")
         n = energy.layer_sizes[0]
         h = np.zeros(n)
-        I, J, ws = [], [], []
+        I, J, ws, stencil, gathered = [], [], [], [], []
         for key, term, _, _ in energy._terms:
             if isinstance(term, te.NearestNeighbour):
                 ii, jj, w = term.bonds()
                 I.append(ii.numpy())
                 J.append(jj.numpy())
                 ws.append(w.double().numpy())
+                uniform = term.periodic and not term.per_bond and len(term.grid) == 2
+                gathered.append(np.zeros(len(ii), dtype=bool) if uniform else
+                                np.ones(len(ii), dtype=bool))
+                if uniform:
+                    stencil.append((0, *term.grid, float(term.weight)))
             elif isinstance(term, te.Lateral):
                 Jm = term.weight.detach().double()
                 ii, jj = np.nonzero(np.triu(term.couplings(0).numpy(), 1))
                 I.append(ii)
                 J.append(jj)
                 ws.append(Jm.numpy()[ii, jj])
+                gathered.append(np.ones(len(ii), dtype=bool))
             elif isinstance(term, te.Bias):
                 h = h + term.bias.detach().double().numpy()
             else:
                 raise TypeError(f"spin_form: unsupported term {key!r}")
         return SpinForm(h, np.concatenate(I), np.concatenate(J), np.concatenate(ws), 0.0,
-                        blocks, False)
+                        blocks, False, sparse=np.flatnonzero(np.concatenate(gathered)),
+                        stencil=stencil)
 
 
 def to_sigma(form: SpinForm, position) -> torch.Tensor:

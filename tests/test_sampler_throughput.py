@@ -47,6 +47,17 @@ def test_spin_form_of_a_lattice_is_its_couplings(bench, float64):
     assert torch.allclose(torch.as_tensor(form.w), torch.full((32,), 0.7, dtype=torch.float64))
     assert sorted(len(b) for b in form.blocks) == [8, 8]
     assert bench.mapping_error(energy, torch.zeros(1, 0), form) < 1e-12
+    # the stencil's trace contracts the torus by shifts, no gathered edge; the dense Lateral of
+    # the same lattice gathers its 32 edges, and both give the same energies
+    assert form.stencil == [(0, 4, 4, pytest.approx(0.7))] and len(form.sparse) == 0
+    dense = bench.ising(4, coupling=0.7, dense=True)
+    assert isinstance(dense.lateral_s, te.Lateral)
+    form_dense = bench.spin_form(dense, torch.zeros(1, 0))
+    assert len(form_dense.sparse) == 32 and not form_dense.stencil
+    assert bench.mapping_error(dense, torch.zeros(1, 0), form) < 1e-12
+    sigma = torch.where(torch.rand(5, 16, generator=torch.Generator().manual_seed(0)) < 0.5,
+                        -1.0, 1.0)
+    torch.testing.assert_close(form.energy_torch(sigma), form_dense.energy_torch(sigma))
 
 
 def test_thermoep_marginals_agree_with_enumeration(bench):
