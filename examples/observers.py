@@ -6,9 +6,10 @@ thinning; ``state.position`` holds one tensor per free layer, chains leading) an
 ``observer.finish(target)``, whose value lands in ``phase.observed[observer.name]``.
 
 Two examples on the 2-D Ising model, H = −J Σ_<ij> s_i s_j − h Σ_i s_i on an 8 × 8 periodic
-lattice (J = 1, h = 0), built from the energy model — one layer of spins, a ``Lateral``
-nearest-neighbour coupling, a ``Bias`` (the field), no input — and sampled by block Gibbs over
-the blocks the energy computes (the checkerboard):
+lattice (J = 1, h = 0), built from the energy model — one layer of spins, a
+``NearestNeighbour`` coupling (the lattice as a stencil: one shared J, four shifts per field), a
+``Bias`` (the field), no input — and sampled by block Gibbs over the blocks the energy computes
+(the checkerboard):
 
 * an energy trace, the built-in ``te.observers.EnergyTrace`` (``[chains, samples]``), whose
   effective sample size ``pyro.ops.stats`` gives;
@@ -62,13 +63,11 @@ class Magnetisation(te.observers.Observer):
 
 def ising(side: int, coupling: float = 1.0, field: float = 0.0) -> te.Energy:
     spins = te.Layer("s", side * side, "spin")
-    lateral = te.Lateral(spins, te.lattice(side, side, periodic=True))
+    lattice = te.NearestNeighbour(spins, (side, side), periodic=True, coupling=coupling)
     bias = te.Bias(spins)
     with torch.no_grad():
-        # J = ½(W + Wᵀ) ⊙ mask is a parametrisation of the stored W: W = J on the mask
-        lateral.parametrizations.weight.original.fill_(coupling)
         bias.bias.fill_(field)
-    return te.Energy([spins], [lateral, bias])
+    return te.Energy([spins], [lattice, bias])
 
 
 def onsager(T: float) -> float:

@@ -14,6 +14,7 @@ from .interactions import (
     Interaction,
     Lateral,
     ModernHopfield,
+    NearestNeighbour,
     Quadratic,
     lattice,
     ring,
@@ -27,5 +28,6 @@ from .units import UNITS, Unit
 __all__ = ["ACTIVATIONS", "ENERGIES", "INTERACTIONS", "PROTOTYPICAL_ACTIVATIONS", "UNITS",
            "Bias", "BlockPart", "Conv2d", "Dense", "Energy", "GaussianEnergy", "Input",
            "Interaction", "Lateral", "Layer", "LayeredBoltzmann", "LayeredEnergy",
-           "LayeredHopfield", "ModernHopfield", "PrototypicalHopfield", "Quadratic", "State",
+           "LayeredHopfield", "ModernHopfield", "NearestNeighbour", "PrototypicalHopfield",
+           "Quadratic", "State",
            "Unit", "UnitDropout", "lattice", "ring"]

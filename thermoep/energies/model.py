@@ -487,19 +487,27 @@ class Energy(nn.Module):
     @property
     def blocks(self) -> tuple[tuple[BlockPart, ...], ...]:
         """A colouring in which nothing inside a block interacts at all: a layer with couplings
-        within it (``Lateral``) is split by the colouring of its coupling graph (the
-        checkerboard of a lattice). Block Gibbs updates one block at a time."""
+        within it (``Lateral``, ``NearestNeighbour``) is split by the colouring of its coupling
+        graph (the checkerboard of a lattice; a term's own :meth:`Interaction.colouring` when
+        it is the layer's only coupling). Block Gibbs updates one block at a time."""
         if self._blocks is None:
             parts: list[BlockPart] = []
             of_layer: list[list[int]] = [[] for _ in self.free_layers]
             for k in range(self.num_layers):
-                masks = [term.couplings(p) for term, p, _ in self._varying[k] + self._constant[k]]
-                masks = [m for m in masks if m is not None]
-                if masks:
+                terms = [(term, p) for term, p, _ in self._varying[k] + self._constant[k]]
+                own = [(term, p, c) for term, p in terms if (c := term.colouring(p)) is not None]
+                masks = [m for term, p in terms if term.colouring(p) is None
+                         and (m := term.couplings(p)) is not None]
+                colours = None
+                if len(own) == 1 and not masks:
+                    colours = own[0][2].cpu()  # the term's own colouring: no graph to build
+                elif own or masks:
+                    masks += [term.couplings(p) for term, p, _ in own]
                     union = masks[0].clone()
                     for m in masks[1:]:
                         union |= m.to(union.device)
                     colours = colour_mask(union)
+                if colours is not None:
                     for c in range(int(colours.max()) + 1):
                         of_layer[k].append(len(parts))
                         parts.append(BlockPart(k, (colours == c).to(self.device)))

@@ -6,10 +6,12 @@ from .conv import Conv2d
 from .dense import Dense
 from .lateral import Lateral, lattice, ring
 from .modern_hopfield import ModernHopfield
+from .nearest_neighbour import NearestNeighbour
 from .quadratic import Quadratic
 
 INTERACTIONS = {"bias": Bias, "dense": Dense, "conv2d": Conv2d, "lateral": Lateral,
-                "modern-hopfield": ModernHopfield, "quadratic": Quadratic}
+                "nearest-neighbour": NearestNeighbour, "modern-hopfield": ModernHopfield,
+                "quadratic": Quadratic}
 
 __all__ = ["INTERACTIONS", "Bias", "Conv2d", "Dense", "Interaction", "Lateral",
-           "ModernHopfield", "Quadratic", "lattice", "ring"]
+           "ModernHopfield", "NearestNeighbour", "Quadratic", "lattice", "ring"]

@@ -15,7 +15,7 @@ differentiation (``torch.func.grad`` for the field, so the term also works under
 backward pass per chain when ``per_chain``). A term defined by its energy alone therefore runs
 through every sampler and estimator — about 2–5× slower per call than the analytic fields of the
 built-in terms, which also say what the samplers may exploit (:meth:`linear_in`,
-:meth:`conditionally_linear`, :meth:`couplings`).
+:meth:`conditionally_linear`, :meth:`couplings`, :meth:`colouring`).
 
 Parametrised weights (``torch.nn.utils.parametrize``, e.g. spectral normalisation) are
 supported: analytic gradients are taken with respect to the effective tensor and pulled back
@@ -130,6 +130,12 @@ class Interaction(nn.Module):
     def couplings(self, i: int) -> Tensor | None:
         """Boolean ``[n, n]`` graph of the units of layer i that this term couples with each
         other (None: none). Units coupled here cannot share a Gibbs block."""
+        return None
+
+    def colouring(self, i: int) -> Tensor | None:
+        """A proper colouring ``[n]`` (long, colours 0, 1, …) of :meth:`couplings` of layer i,
+        when the term knows one without building that graph (the checkerboard of a
+        ``NearestNeighbour`` grid); None: the energy colours :meth:`couplings` itself."""
         return None
 
     def far_curvature(self, i: int) -> float:
