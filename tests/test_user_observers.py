@@ -157,6 +157,7 @@ def test_cli_chains_reports_and_writes_the_observers_traces(tmp_path):
     ("no_such_module_xyz:Name", "no module named 'no_such_module_xyz'"),
     ("thermoep.observers:Nope", r"thermoep.observers has no .Nope. \(its observers: CostMean"),
     ("thermoep.observers:EnergyTrace", "'energy_trace' is taken"),
+    ("thermoep.observers:Observer", "Observer is the base class"),
     ("{dir}/missing.py:X", "no file"),
     ("{dir}/broken.py:X", "importing .*broken.py failed \\(RuntimeError: boom\\)"),
     ("{dir}/my_observers.py:NOT_ONE", "NOT_ONE is an int, not an observer class"),

@@ -117,6 +117,9 @@ def _observer_from(obj, attr: str, where: str):
 
     if isinstance(obj, Observer) or _is_observer(obj):
         return obj
+    if obj is Observer:
+        raise ValueError(f"{where}: Observer is the base class, which observes nothing; name a "
+                         "subclass of it")
     if isinstance(obj, type):
         if not (issubclass(obj, Observer) or all(callable(getattr(obj, m, None))
                                                  for m in ("start", "update", "finish"))):
