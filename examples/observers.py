@@ -13,8 +13,9 @@ lattice (J = 1, h = 0), built from the energy model — one layer of spins, a
 
 * an energy trace, the built-in ``te.observers.EnergyTrace`` (``[chains, samples]``), whose
   effective sample size ``pyro.ops.stats`` gives;
-* a magnetisation m = (1/N) Σ_i s_i per chain, a small ``Observer`` subclass, and its trace, a
-  ``te.observers.Trace`` of a one-line function.
+* a magnetisation m = (1/N) Σ_i s_i per chain, a small ``Observer`` subclass, and its trace,
+  the built-in ``te.observers.LayerMeanTrace`` (the mean of a layer's units per chain and kept
+  state; ``te.observers.Trace(lambda t, s: s.position[0].mean(-1))`` is the same).
 
 Below the critical temperature T_c = 2/ln(1 + √2) ≈ 2.269 J the chains order (|m| near
 Onsager's spontaneous magnetisation); above it |m| falls towards the finite-size value of a
@@ -25,6 +26,11 @@ disagree, which ESS and split R-hat see), which is why |m| is the observable to 
 
     python examples/observers.py            # about 10 s on one core
     python examples/observers.py --quick    # fewer sweeps (the test suite)
+
+Importing this file runs nothing, so the command line can use its observer in every phase of a
+diagnostic (there, of the output layer: the network has no layer named "s"):
+
+    thermoep diagnose chains --observer examples/observers.py:Magnetisation
 """
 
 from __future__ import annotations
@@ -41,16 +47,18 @@ T_C = 2.0 / math.log(1.0 + math.sqrt(2.0))
 
 
 class Magnetisation(te.observers.Observer):
-    """Per chain, the mean over kept states of m = (1/N) Σ_i s_i and of |m| (``[C]`` each)."""
+    """Per chain, the mean over kept states of m = (1/N) Σ_i s_i and of |m| (``[C]`` each), for
+    the free layer ``layer`` (None: the output layer, the Ising model's only one)."""
 
     name = "magnetisation"
 
-    def __init__(self, layer: str = "s") -> None:
+    def __init__(self, layer: str | None = None) -> None:
         self.layer = layer
 
     def start(self, target, state, chains):
         super().start(target, state, chains)       # keeps self.chains
-        self.k = target.energy.free_index(self.layer)
+        energy = target.energy
+        self.k = energy.output if self.layer is None else energy.free_index(self.layer)
         self.m, self.abs_m, self.n = 0.0, 0.0, 0
 
     def update(self, target, state):
@@ -112,7 +120,7 @@ def main() -> None:
         phase = te.sample(gibbs, target, generator=gen, observers=[
             te.observers.EnergyTrace(),
             Magnetisation(),
-            te.observers.Trace(lambda t, s: s.position[0].mean(-1), name="m_trace"),
+            te.observers.LayerMeanTrace("s", name="m_trace"),
         ])
         mag, e_trace, m_trace = (phase[k] for k in ("magnetisation", "energy_trace",
                                                    "m_trace"))  # [C] each, [C, S], [C, S]

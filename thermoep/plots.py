@@ -250,7 +250,10 @@ def plot_curves(
         ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(y[0] if len(y) == 1 else "value")
-    if n_lines > 1:
+    if n_lines > 8:  # many lines (e.g. phases × traces): the legend beside the axes, not on them
+        fig.set_size_inches(9.0, max(4.0, 0.16 * n_lines + 1.0))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    elif n_lines > 1:
         ax.legend()
     ax.grid(alpha=0.3)
     _suptitle(fig, title if title is not None else (_title(ds) or ", ".join(y)))

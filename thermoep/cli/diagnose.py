@@ -15,7 +15,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from .common import USER_ERRORS, _hidden, app, fail, out
+from .common import USER_ERRORS, _hidden, app, fail, load_observer, out
 
 diagnose_app = typer.Typer(
     help="Diagnostics of the estimators: SNR of Δs vs β (independent vs coupled chains), "
@@ -116,13 +116,17 @@ def _fmt(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-def _print(title: str, columns: list[str], rows: list[list[str]], path: Path, png: Path) -> None:
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     table = Table(title=title)
     for c in columns:
         table.add_column(c, justify="right")
     for r in rows:
         table.add_row(*r)
     out.print(table)
+
+
+def _print(title: str, columns: list[str], rows: list[list[str]], path: Path, png: Path) -> None:
+    _table(title, columns, rows)
     out.print(f"results: {path}  plot: {png}")
 
 
@@ -264,6 +268,11 @@ def chains(
     step_size: StepSize = 0.2,
     mala: Annotated[bool, typer.Option("--mala/--ula", help="Metropolis-adjusted (MALA, "
                     "reports acceptance) or unadjusted Langevin.", rich_help_panel=S)] = True,
+    observer: Annotated[list[str] | None, typer.Option(
+        "--observer", help="An observer of your own in every phase (repeatable): "
+        "package.module:Name or path/to/file.py:Name, an Observer class or a zero-argument "
+        "factory. A per-chain trace [chains, samples] gets its ESS and R-hat; other numbers "
+        "are written to the results.", rich_help_panel=R)] = None,
     dataset: Dataset = "digits",
     data_dir: DataDir = None,
     hidden: Hidden = "32",
@@ -273,37 +282,56 @@ def chains(
     out_path: Out = None,
 ) -> None:
     """ESS, split R-hat, autocorrelation time and acceptance of the cost/energy traces of every
-    phase (free and nudged) over β; at T = 0 the relaxation residual."""
+    phase (free and nudged) over β, and of the traces of --observer's; at T = 0 the relaxation
+    residual."""
     from .. import diagnostics as dg
 
     grid = _betas(betas)
     try:
+        observers = [load_observer(spec) for spec in observer or []]
         path = _out_path(out_path, "chains")
         problem = _problem(dataset, data_dir, hidden, batch, train_epochs, seed)
         sampler = dg.make_sampler(temperature, metropolis=mala, steps=steps, burn_in=burn_in,
                                   chains=chains, step_size=step_size)
         energy, cost, x, y = problem
         ds = dg.chain_diagnostics(energy, cost, x, y, sampler, grid, estimator=estimator,
-                                  max_lag=max_lag, generator=_generator(seed))
+                                  max_lag=max_lag, observers=observers,
+                                  generator=_generator(seed))
         png = _save(ds, path, problem.config)
     except USER_ERRORS as exc:
         fail(exc)
     phases = list(ds["phase"].values)
+
+    def ess_rhat(d, trace):
+        row = []
+        for ph in phases:
+            row += [_fmt(float(d["ess"].sel(phase=ph, trace=trace))),
+                    _fmt(float(d["rhat"].sel(phase=ph, trace=trace)), 4)]
+        return row
+
     cols = ["β"]
     for ph in phases:
         cols += [f"{ph} ESS", f"{ph} R̂"]
-    cols += ["acceptance", "residual"]
     rows = []
     for b in ds["beta"].values:
         d = ds.sel(beta=b)
-        row = [_fmt(b)]
-        for ph in phases:
-            row += [_fmt(float(d["ess"].sel(phase=ph, trace="cost"))),
-                    _fmt(float(d["rhat"].sel(phase=ph, trace="cost")), 4)]
+        row = [_fmt(b), *ess_rhat(d, "cost")]
         row += [_fmt(float(np.nanmean(d["acceptance"].values))
                      if np.isfinite(d["acceptance"].values).any() else math.nan),
                 _fmt(float(np.nanmax(d["residual"].values))
                      if np.isfinite(d["residual"].values).any() else math.nan)]
         rows.append(row)
-    _print(f"chain statistics of the cost trace ({estimator}, T={temperature})", cols, rows,
-           path, png)
+    _table(f"chain statistics of the cost trace ({estimator}, T={temperature})",
+           [*cols, "acceptance", "residual"], rows)
+    observed = [v for v in ds.data_vars if "observer" in ds[v].attrs]
+    for name in observed:
+        if ds[name].attrs["kind"] == "trace":
+            by = ds[name].attrs["observer"]
+            _table(f"chain statistics of the {name} trace" + ("" if by == name else
+                                                              f" (observer {by})"),
+                   cols, [[_fmt(b), *ess_rhat(ds.sel(beta=b), name)] for b in ds["beta"].values])
+    values = [f"{v} ({', '.join(ds[v].dims)})" for v in observed
+              if ds[v].attrs["kind"] != "trace"]
+    if values:
+        out.print(f"observed values in the results: {'; '.join(values)}")
+    out.print(f"results: {path}  plot: {png}")

@@ -2,7 +2,7 @@
 
 Every diagnostic returns an ``xarray.Dataset`` whose dims are among ``beta``, ``estimator``,
 ``unit``, ``epoch``, ``seed`` (plus a few specific ones: ``coupling``, ``phase``, ``trace``,
-``lag``, ``sample``), with attrs
+``lag``, ``chain``, ``sample``), with attrs
 
 * ``kind = "diagnostic"`` and ``x`` (the coordinate drawn on the x-axis: ``"beta"`` or
   ``"epoch"``), ``logx``/``logy`` (0/1) — what :func:`thermoep.plots.plot_any` needs;

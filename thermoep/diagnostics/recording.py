@@ -9,8 +9,8 @@ time average
 over exactly the states the sampler keeps. :class:`PhaseRecorder` runs an estimator with two
 extra observers in every phase (``OutputMean(per_chain=True)`` and ``EnergyTrace``), so warm
 starts and common random numbers follow the same path as in training, and keeps every phase with
-these averages. For the deterministic relaxation the single "chain" is the fixed point itself:
-``[1, B, n]``.
+these averages (and any ``observers=`` of one's own beside them). For the deterministic
+relaxation the single "chain" is the fixed point itself: ``[1, B, n]``.
 """
 
 from __future__ import annotations
@@ -39,19 +39,20 @@ class RecordedPhase:
 
 class PhaseRecorder:
     """``rec = PhaseRecorder(estimator)``; ``g = rec(energy, cost, x, y, generator=g)``; read
-    ``rec.phases`` (in run order, free phase first) and ``rec.delta(beta)``."""
+    ``rec.phases`` (in run order, free phase first) and ``rec.delta(beta)``. ``observers``:
+    more observers for every phase (instances, reused: ``start`` resets them)."""
 
-    def __init__(self, estimator) -> None:
+    def __init__(self, estimator, *, observers=()) -> None:
         if not callable(estimator) or not hasattr(estimator, "sampler"):
             raise TypeError(f"PhaseRecorder records a thermoep estimator, got "
                             f"{type(estimator).__name__}")
         self.estimator = estimator
         self.deterministic = bool(getattr(estimator.sampler, "deterministic", False))
         self.phases: list[RecordedPhase] = []
+        self.observers = list(observers)
 
-    @staticmethod
-    def _observers():
-        return [OutputMean(per_chain=True, name=_CHAINS), EnergyTrace()]
+    def _observers(self):
+        return [OutputMean(per_chain=True, name=_CHAINS), EnergyTrace(), *self.observers]
 
     def __call__(self, energy, cost, x, y, *, generator=None):
         previous = self.estimator.extra_observers

@@ -42,6 +42,47 @@ class CostTrace(Trace):
         return (self.smoother or plain)(target, state).cost
 
 
+class LayerMeanTrace(Trace):
+    """The mean of one free layer's units (its state s, not ρ(s)) per chain and kept state,
+    batch-averaged: the magnetisation m = (1/N) Σ_i s_i of a layer of spins, the mean activity of
+    a hidden layer. ``layer``: a free layer's name or index, None for the output layer; the name
+    defaults to ``"<layer>_mean"`` (``"output_mean"``)."""
+
+    def __init__(self, layer: str | int | None = None, *, name: str | None = None) -> None:
+        if not (layer is None or isinstance(layer, (str, int))) or isinstance(layer, bool):
+            raise TypeError(f"layer must be a free layer's name or index or None (the output "
+                            f"layer), got {layer!r}")
+        label = "output" if layer is None else f"layer{layer}" if isinstance(layer, int) else \
+            layer
+        super().__init__(name=f"{label}_mean" if name is None else name)
+        self.layer = layer
+
+    def start(self, target, state, chains):
+        super().start(target, state, chains)
+        energy, layer = target.energy, self.layer
+        if layer is None:
+            self.k = energy.output
+        elif isinstance(layer, str):
+            try:
+                self.k = energy.free_index(layer)
+            except ValueError as exc:
+                raise ValueError(f"{self!r}: {exc}") from None
+        elif -energy.num_layers <= layer < energy.num_layers:
+            self.k = layer % energy.num_layers
+        else:
+            raise ValueError(f"{self!r}: layer index {layer} is out of range: this energy has "
+                             f"{energy.num_layers} free layers "
+                             f"({[f.name for f in energy.free_layers]})")
+
+    def value(self, target, state):
+        s = state.position[self.k]
+        lead = 1 if self.chains is None else 2       # [B, *shape] or [C, B, *shape]
+        return s.reshape(*s.shape[:lead], -1).mean(-1)
+
+    def __repr__(self) -> str:
+        return f"LayerMeanTrace(layer={self.layer!r}, name={self.name!r})"
+
+
 class EnergyTrace(Trace):
     """E(s; x) per chain and kept state."""
 
@@ -52,4 +93,4 @@ class EnergyTrace(Trace):
         return target.energy.energy(target.x, state.position)
 
 
-__all__ = ["CostTrace", "EnergyTrace", "Trace"]
+__all__ = ["CostTrace", "EnergyTrace", "LayerMeanTrace", "Trace"]
