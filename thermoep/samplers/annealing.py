@@ -79,7 +79,10 @@ def log_partition_ais(energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: f
     (module docstring): compare with :func:`thermoep.samplers.exact.log_partition`.
 
     Args:
-        energy, cost, x, y: the model and the batch (``y``: class labels or targets).
+        energy: the model (discrete units).
+        cost: the cost ℓ.
+        x: the batch of inputs.
+        y: class labels or targets.
         nudge: b.
         temperature: T (default: the sampler's, else 1).
         sampler: the transition, a :class:`~thermoep.samplers.Gibbs` (its temperature, chains
