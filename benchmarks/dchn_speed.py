@@ -189,13 +189,13 @@ def markdown(result: dict) -> str:
              f"{st['nudged_steps']} nudged fixed-point steps (asynchronous, step "
              f"{st['step_size']}), squared error, SGD; generated inputs (timings do not depend "
              "on pixel values); one warm-up batch (1 free / 1 nudged step) not counted.", "",
-             "| network | channels | input | batch | timed batches | s / batch | s / step |",
-             "|---|---|---|---|---|---|---|"]
+             "| network | channels | input | batch | timed batches | s / batch | s / step | "
+             "free residual |", "|---|---|---|---|---|---|---|---|"]
     for r in result["training"]:
         lines.append(f"| {r['label']} | {'-'.join(map(str, r['channels']))} | "
                      f"{'×'.join(map(str, r['inputs'][1:] + r['inputs'][:1]))} | {r['batch']} | "
                      f"{r['batches']} | {r['seconds_per_batch']:.2f} | "
-                     f"{r['seconds_per_step']:.3f} |")
+                     f"{r['seconds_per_step']:.3f} | {r['free_residual']:.2e} |")
     for c in result["relaxation"]:
         lines += ["", f"Free-phase relaxation, {'-'.join(map(str, c['channels']))} channels, "
                   f"{c['pool']} pooling, {'×'.join(map(str, c['inputs'][1:] + c['inputs'][:1]))} "
