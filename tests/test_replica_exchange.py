@@ -209,6 +209,10 @@ def test_path_integral_ladder():
     ladder = ReplicaExchange.path_integral_ladder(1.0, 3)
     assert ladder[0] == 0.0 and list(ladder) == sorted(ladder) and len(ladder) == 4
     assert ladder[2] == pytest.approx(0.5)
+    # β < 0: the nodes are negative, the ladder still runs monotonically away from b = 0
+    down = ReplicaExchange.path_integral_ladder(-1.0, 3)
+    assert list(down) == [-b for b in ladder]
+    ReplicaExchange(te.Gibbs(temperature=1.0), nudges=down)  # accepted as a monotone ladder
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

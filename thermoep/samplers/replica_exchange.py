@@ -185,10 +185,11 @@ class ReplicaExchange:
     @staticmethod
     def path_integral_ladder(beta: float, nodes: int) -> tuple[float, ...]:
         """``(0, b_1, …, b_n)``: the free phase and the path integral's Gauss–Legendre nodes
-        b_j = β(1 + ξ_j)/2 (sorted), a nudge ladder for :class:`ReplicaExchange`."""
+        b_j = β(1 + ξ_j)/2 in increasing |b| (monotone for either sign of β), a nudge ladder
+        for :class:`ReplicaExchange`."""
         beta = _checks.finite_float("beta", beta, allow_zero=False)
         xi, _ = np.polynomial.legendre.leggauss(_checks.positive_int("nodes", nodes))
-        return (0.0, *sorted(float(beta * (1.0 + t) / 2.0) for t in xi))
+        return (0.0, *sorted((float(beta * (1.0 + t) / 2.0) for t in xi), key=abs))
 
     # -- what the loop and the estimators read: the wrapped sampler's settings ------------------
     @property
