@@ -69,8 +69,25 @@ def input_batch(x: torch.Tensor, n_in: int, *, dtype: torch.dtype, device) -> to
     return x.to(dtype=dtype, device=device)
 
 
+def all_finite(tensors) -> bool:
+    """Every element of every tensor is finite, read back with one host synchronisation: a sum
+    of finite terms is finite, and NaN or ±inf in a term makes the sum non-finite (a sum that
+    overflows is checked again elementwise)."""
+    ts = [t.detach() for t in tensors]
+    if not ts:
+        return True
+    sums = torch.stack([t.sum().to(torch.float64) if not t.is_complex() else
+                        t.sum().abs().to(torch.float64) for t in ts])
+    if bool(torch.isfinite(sums).all()):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in ts)
+
+
 def finite_parameters(module: torch.nn.Module) -> None:
-    for name, p in module.named_parameters():
+    params = list(module.named_parameters())
+    if all_finite(p for _, p in params):
+        return
+    for name, p in params:
         if not torch.isfinite(p).all():
             raise ValueError(
                 f"parameter {name!r} contains non-finite values (NaN or inf); all weights must "

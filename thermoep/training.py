@@ -19,6 +19,7 @@ from contextlib import nullcontext
 import torch
 from torch import Tensor
 
+from . import _checks
 from .averaging import WeightAverage
 from .energies.dropout import UnitDropout
 from .objectives.base import Estimator
@@ -143,10 +144,10 @@ def fit(model, cost, estimator: Estimator, optimizer: torch.optim.Optimizer, dat
                     raise TrainingDiverged(
                         epoch, b, f"the free-phase loss {g.loss:.3g} is more than "
                         f"{EXPLOSION:g} times its first value {first_loss:.3g}", history)
-                for name, v in g.items():
-                    if not torch.isfinite(v).all():
-                        raise TrainingDiverged(epoch, b, f"the gradient of {name} is not finite",
-                                               history)
+                if not _checks.all_finite(g.values()):
+                    name = next(k for k, v in g.items() if not torch.isfinite(v).all())
+                    raise TrainingDiverged(epoch, b, f"the gradient of {name} is not finite",
+                                           history)
                 g.apply_(model, cost)
                 step = (epoch - 1) * batches + b
                 if step < warmup_batches:
