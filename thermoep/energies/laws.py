@@ -70,6 +70,7 @@ class TanhLaw:
         self.g, self.temperature = g, float(temperature)
         self.kappa, self.lam, self.start = kappa, lam, start
         self._laplace: tuple[Tensor, Tensor] | None = None
+        self._mean: Tensor | None = None
 
     def potential(self, u: Tensor) -> Tensor:
         return 0.5 * self.kappa * u * u - self.lam * u - self.g * fast_tanh(u)
@@ -105,14 +106,18 @@ class TanhLaw:
         """E[tanh(u)]: the Gauss–Hermite rule centred at the mode with the Laplace width
         √(T/φ''(u*)), weighted by exp(−(φ − its quadratic at u*)/T). Against adaptive
         quadrature (scipy, |g| ≤ 10) the error is below 1e-12 at T ≤ 0.1 and 1e-9 at T = 1 in
-        float64, and below 1e-7 with 4 nodes at T ≤ 0.001 (tests/test_conditional.py)."""
+        float64, and below 1e-7 with 4 nodes at T ≤ 0.001 (tests/test_conditional.py).
+        Computed once per law (the observers of one kept state share it)."""
+        if self._mean is not None:  # several observers average the same law
+            return self._mean
         u, curv = self.laplace()
         g, T = self.g, self.temperature
         nodes, weights = laplace_rule(T, g.dtype == torch.float64)
         shape = (-1,) + (1,) * g.dim()
         z = torch.as_tensor(nodes, dtype=g.dtype, device=g.device).reshape(shape)
         log_w = torch.as_tensor(np.log(weights), dtype=g.dtype, device=g.device).reshape(shape)
-        return KERNELS.hermite_mean(g, self.kappa, self.lam, u, curv, z, log_w, T)
+        self._mean = KERNELS.hermite_mean(g, self.kappa, self.lam, u, curv, z, log_w, T)
+        return self._mean
 
 
 def _affine(u: Tensor, kappa, lam) -> Tensor:
