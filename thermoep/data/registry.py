@@ -99,46 +99,30 @@ def load_mnist(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     )
 
 
+def _load_colour(name: str, data_dir: PathArg, find, read, files, classes: int = 10) -> RawSplit:
+    """A 32 × 32 × 3 dataset: the first search directory where ``find`` locates its files, read
+    by ``read`` into (train_x, train_y, test_x, test_y) bytes."""
+    dirs = search_dirs(name, data_dir)
+    for directory in dirs:
+        found = find(directory)
+        if found is not None:
+            train_x, train_y, test_x, test_y = read(found)
+            return RawSplit(name=name, train_x=train_x, train_y=train_y, test_x=test_x,
+                            test_y=test_y, num_classes=classes, image_shape=IMAGE_SHAPE,
+                            source=str(found), scale=255.0)
+    raise not_found(name, dirs, tuple((f,) for f in files), data_dir=data_dir)
+
+
 def load_cifar10(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     """CIFAR-10 from its python pickles (maybe in ``cifar-10-batches-py/``); ``seed`` unused."""
-    dirs = search_dirs("cifar10", data_dir)
-    for directory in dirs:
-        found = batch_dir(directory)
-        if found is not None:
-            train_x, train_y, test_x, test_y = read_cifar10(found)
-            return RawSplit(
-                name="cifar10",
-                train_x=train_x,
-                train_y=train_y,
-                test_x=test_x,
-                test_y=test_y,
-                num_classes=10,
-                image_shape=IMAGE_SHAPE,
-                source=str(found),
-                scale=255.0,
-            )
-    raise not_found("cifar10", dirs, tuple((name,) for name in CIFAR_FILES), data_dir=data_dir)
+    return _load_colour("cifar10", data_dir, batch_dir, read_cifar10, CIFAR_FILES)
 
 
 def _load_cifar100(data_dir: PathArg, labels: str) -> RawSplit:
     name = "cifar100" if labels == "fine" else f"cifar100-{labels}"
-    dirs = search_dirs(name, data_dir)
-    for directory in dirs:
-        found = cifar100_dir(directory)
-        if found is not None:
-            train_x, train_y, test_x, test_y = read_cifar100(found, labels=labels)
-            return RawSplit(
-                name=name,
-                train_x=train_x,
-                train_y=train_y,
-                test_x=test_x,
-                test_y=test_y,
-                num_classes=CIFAR100_LABELS[labels][1],
-                image_shape=IMAGE_SHAPE,
-                source=str(found),
-                scale=255.0,
-            )
-    raise not_found(name, dirs, tuple((f,) for f in CIFAR100_FILES), data_dir=data_dir)
+    return _load_colour(name, data_dir, cifar100_dir,
+                        lambda found: read_cifar100(found, labels=labels), CIFAR100_FILES,
+                        classes=CIFAR100_LABELS[labels][1])
 
 
 def load_cifar100(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
@@ -155,23 +139,7 @@ def load_cifar100_coarse(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit
 def load_svhn(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:
     """SVHN cropped digits (``train_32x32.mat``, ``test_32x32.mat``), channel-first like CIFAR,
     label 10 read as the digit 0; ``seed`` unused."""
-    dirs = search_dirs("svhn", data_dir)
-    for directory in dirs:
-        found = svhn_dir(directory)
-        if found is not None:
-            train_x, train_y, test_x, test_y = read_svhn(found)
-            return RawSplit(
-                name="svhn",
-                train_x=train_x,
-                train_y=train_y,
-                test_x=test_x,
-                test_y=test_y,
-                num_classes=10,
-                image_shape=IMAGE_SHAPE,
-                source=str(found),
-                scale=255.0,
-            )
-    raise not_found("svhn", dirs, tuple((f,) for f in SVHN_FILES), data_dir=data_dir)
+    return _load_colour("svhn", data_dir, svhn_dir, read_svhn, SVHN_FILES)
 
 
 def load_digits(data_dir: PathArg = None, *, seed: int = 0) -> RawSplit:

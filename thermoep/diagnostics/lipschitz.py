@@ -1,17 +1,7 @@
-"""Lipschitz constant of the relaxation map at the free fixed point (seed
-spectral-normalization-eqprop §2.2–§3).
-
-One full step of :class:`~thermoep.Relaxation` (a sweep over the even and odd layer blocks, or
-one Jacobi step) is the map
-
-    F(s) = Π(s − η ∂E/∂s(s; x)),
-
-and the free phase converges to s*_0 = F(s*_0) when F contracts: ‖F(s) − F(s')‖ ≤ L ‖s − s'‖
-with L < 1 (§2.2). Near the fixed point the local constant is the spectral norm of the Jacobian,
-L = σ_max(∂F/∂s(s*_0)) = sqrt(λ_max(JᵀJ)), found here by power iteration on JᵀJ with
-``torch.func.jvp`` (J v) and ``torch.func.vjp`` (Jᵀ u) — no Jacobian is formed. Inputs do not
-interact, so J is block diagonal over the batch and every sample gets its own L (shape [batch]);
-the seed's finding is that training can push L above 1 (§3), which breaks the relaxation.
+"""Lipschitz constant of the relaxation map at the free fixed point as a diagnostic (seed
+spectral-normalization-eqprop §2.2–§3): per input, and over the checkpoints of a training run,
+as xarray Datasets. The mathematics (L = σ_max of the relaxation step's Jacobian, by power
+iteration with torch.func) is in :mod:`thermoep.lipschitz`.
 """
 
 from __future__ import annotations
