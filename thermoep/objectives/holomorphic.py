@@ -17,6 +17,7 @@ from __future__ import annotations
 import cmath
 
 from .. import _checks
+from ..samplers.relax import check_holomorphic
 from .base import Estimator
 
 
@@ -49,12 +50,7 @@ class HolomorphicEP(Estimator):
 
     def check(self, energy, cost) -> None:
         super().check(energy, cost)
-        bad = [f"{layer.name} ({layer.unit.name})" for layer in energy.free_layers
-               if not layer.unit.holomorphic]
-        if bad:
-            raise TypeError(f"holomorphic EP runs the relaxation on complex states, which needs "
-                            f"holomorphic units (tanh, sigmoid4, linear); layers "
-                            f"{', '.join(bad)} are not")
+        check_holomorphic(energy, "holomorphic EP")
 
     def _combine(self, phases, free):
         g = super()._combine(phases, free)

@@ -129,6 +129,16 @@ def _fuses(kind) -> bool:
     return "base" in inspect.signature(kind.field).parameters
 
 
+def check_holomorphic(energy, who: str) -> None:
+    """Refuse complex states for an energy with units that are not holomorphic (``who``: what
+    asks for them, for the message)."""
+    bad = [f"{layer.name} ({layer.unit.name})" for layer in energy.free_layers
+           if not layer.unit.holomorphic]
+    if bad:
+        raise TypeError(f"{who} runs the relaxation on complex states, which needs holomorphic "
+                        f"units (tanh, sigmoid4, linear); layers {', '.join(bad)} are not")
+
+
 class RelaxationState(NamedTuple):
     position: State            # s per free layer, [B, *shape]
     rho: list                  # ρ of every layer (the input as itself)
@@ -190,12 +200,7 @@ class Relaxation:
         self.check(energy, target.cost)
         complex_nudge = isinstance(target.nudge, complex)
         if complex_nudge:
-            bad = [f"{layer.name} ({layer.unit.name})" for layer in energy.free_layers
-                   if not layer.unit.holomorphic]
-            if bad:
-                raise TypeError(f"a complex nudge runs the relaxation on complex states, which "
-                                f"needs holomorphic units (tanh, sigmoid4, linear); layers "
-                                f"{', '.join(bad)} are not")
+            check_holomorphic(energy, "a complex nudge")
         elif target.clamp is None:
             check_nudge(energy, target.cost, target.nudge)
         s = list(energy.init_state((target.batch,)) if init is None else init)
