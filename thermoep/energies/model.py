@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrize import type_before_parametrizations
 
 from .colouring import colour, colour_mask
-from .interactions.base import Interaction
+from .interactions.base import Interaction, fuses_base
 from .layers import Layer
 
 State = tuple[Tensor, ...]
@@ -137,6 +137,7 @@ class Energy(nn.Module):
             self.add_module(key, term)
             terms.append((key, term, tuple(idx), free))
         self._terms = tuple(terms)
+        self._conditional_ok: set[int] = set()
         self.term_names = tuple(t[0] for t in terms)
         # per free layer: the terms whose field on it depends on the state, and the constant ones
         self._varying: list[list] = [[] for _ in self.free_layers]
@@ -349,8 +350,13 @@ class Energy(nn.Module):
         rho = self.rhos(x, s) if rho is None else rho
         h = (self.constant_fields(x) if constant is None else constant)[i]
         for term, p, idx in self._varying[i]:
-            f = term.field(p, *(rho[j] for j in idx))
-            h = f if h is None else h + f
+            args = (rho[j] for j in idx)
+            if h is None:
+                h = term.field(p, *args)
+            elif fuses_base(type(term)):
+                h = term.field(p, *args, base=h)  # one kernel (addmm) where the term can
+            else:
+                h = h + term.field(p, *args)
         if h is None:
             t = s[i]
             return torch.zeros_like(t)
@@ -415,7 +421,10 @@ class Energy(nn.Module):
 
     # -- laws --------------------------------------------------------------------------------------
     def check_conditional(self, i: int) -> None:
-        """Raise unless each unit of free layer i has a closed-form law given the rest."""
+        """Raise unless each unit of free layer i has a closed-form law given the rest (a pass
+        is remembered: the terms are fixed at construction and block Gibbs asks every sweep)."""
+        if i in self._conditional_ok:
+            return
         layer = self.free_layers[i]
         if not layer.unit.has_law:
             layer.unit.law(None, 1.0)  # raises the unit kind's explanation
@@ -428,6 +437,7 @@ class Energy(nn.Module):
                         "layer's units have no law "
                         "given their field: block Gibbs and conditional Rao–Blackwellisation "
                         "cannot handle it (use Langevin, or Relaxation at T = 0)")
+        self._conditional_ok.add(i)
 
     def conditional(self, x: Tensor, s: State, i: int, temperature: float, *, curvature=0.0,
                     linear=0.0, rho=None, constant=None, start=None):

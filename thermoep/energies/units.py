@@ -250,6 +250,21 @@ class Linear(Unit):
         return mean if times is None else super().gaussian_mean(mean, var, times)
 
 
+def _is_zero(v) -> bool:
+    return isinstance(v, (int, float)) and v == 0
+
+
+def _logit(field, linear, shift, scale: float, temperature: float):
+    """scale·(h + λ − shift)/T, skipping the terms that are 0 or 1: block Gibbs builds this
+    law every sweep, and at a few chains each skipped kernel is a measurable share of it."""
+    z = field if _is_zero(linear) else field + linear
+    if not _is_zero(shift):
+        z = z - shift
+    if scale != 1.0:
+        z = z * scale
+    return z if temperature == 1.0 else z / temperature
+
+
 class _TwoValued(Unit):
     identity_rho = True
     has_law = True
@@ -278,7 +293,7 @@ class Binary(_TwoValued):
 
     def law(self, field, temperature, curvature=0.0, linear=0.0, start=None):
         # φ(1) − φ(0) = −h + ½κ' − λ
-        return BernoulliLaw((field + linear - 0.5 * curvature) / temperature, 0.0, 1.0)
+        return BernoulliLaw(_logit(field, linear, 0.5 * curvature, 1.0, temperature), 0.0, 1.0)
 
 
 class Spin(_TwoValued):
@@ -289,7 +304,7 @@ class Spin(_TwoValued):
 
     def law(self, field, temperature, curvature=0.0, linear=0.0, start=None):
         # φ(+1) − φ(−1) = −2(h + λ); the quadratic term is the same at ±1
-        return BernoulliLaw(2.0 * (field + linear) / temperature, -1.0, 1.0)
+        return BernoulliLaw(_logit(field, linear, 0.0, 2.0, temperature), -1.0, 1.0)
 
 
 def _tanh_g(s):

@@ -29,9 +29,10 @@ def _normal(like, generator):
 
 
 def draw_two_valued(law: BernoulliLaw, current, generator, exact=True):
-    p = law.probability
-    high = _uniform(p, generator) < p
-    return torch.where(high, law.high, law.low).to(p.dtype), None
+    bits = torch.bernoulli(law.probability, generator=generator)  # 1 where the unit is high
+    if (law.low, law.high) == (0.0, 1.0):
+        return bits, None
+    return bits.mul_(law.high - law.low).add_(law.low), None
 
 
 def draw_gaussian(law: GaussianLaw, current, generator, exact=True):

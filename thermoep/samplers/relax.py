@@ -29,13 +29,13 @@ unsettled fixed point adds an error ∝ residual/β that hides the O(β) and O(�
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .. import _checks
+from ..energies.interactions.base import fuses_base
 from ..energies.model import State
 from ..observers import CostMean, OutputMean
 from .base import Target, check_nudge, prepare
@@ -116,17 +116,11 @@ class _Plan:
         fetched once for the phase, added by one addmm), else the term's own ``field``."""
         op = term.linear_operator(p)
         if op is None:
-            return None, None, term, p, idx, _fuses(type(term))
+            return None, None, term, p, idx, fuses_base(type(term))
         w, j = op
         if complex_states:
             w = w.to(torch.complex128 if w.dtype == torch.float64 else torch.complex64)
         return w, idx[j], term, p, idx, True
-
-
-@functools.cache
-def _fuses(kind) -> bool:
-    """Built-in terms take ``base=`` to fuse the field's addition (addmm)."""
-    return "base" in inspect.signature(kind.field).parameters
 
 
 def check_holomorphic(energy, who: str) -> None:

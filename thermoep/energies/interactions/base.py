@@ -24,6 +24,9 @@ to the stored original by one backward pass through the parametrisation (:meth:`
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
@@ -42,6 +45,13 @@ def broadcast_shape(*shapes) -> tuple[int, ...]:
             raise ValueError(f"shapes {shapes} do not broadcast")
         out.append(big if all(d != 0 for d in dims) else 0)
     return tuple(out)
+
+
+@functools.cache
+def fuses_base(kind) -> bool:
+    """Whether an interaction class's ``field`` takes ``base=`` (the built-in terms do: they add
+    the field to it in one kernel, e.g. ``addmm``)."""
+    return "base" in inspect.signature(kind.field).parameters
 
 
 def unit_dims(t: Tensor, ndim: int) -> tuple[int, ...]:

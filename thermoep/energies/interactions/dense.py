@@ -46,6 +46,24 @@ def outer_sum(a: Tensor, b: Tensor, per_chain: bool) -> Tensor:
     return a.reshape(-1, m).transpose(0, 1) @ b.reshape(-1, n)
 
 
+def matmul_add(base: Tensor, src: Tensor, w: Tensor) -> Tensor | None:
+    """base + src @ w as one ``addmm`` when ``base`` is a row (a bias, one input's drive) or
+    has src's leading shape, the leading dimensions of ``src`` flattened; None otherwise (the
+    caller adds). One kernel instead of two per field and step: at a few chains the samplers'
+    steps are bound by kernel count, not arithmetic."""
+    if base.dtype != src.dtype:
+        return None
+    lead, n = src.shape[:-1], w.shape[-1]
+    if src.dim() == 2 and base.dim() <= 2:
+        return torch.addmm(base, src, w)  # (a bias [n] broadcasts over the batch)
+    if base.dim() == 1 or (base.dim() == 2 and base.shape[0] == 1):
+        return torch.addmm(base, src.reshape(-1, src.shape[-1]), w).reshape(*lead, n)
+    if tuple(base.shape[:-1]) == tuple(lead):
+        return torch.addmm(base.reshape(-1, n), src.reshape(-1, src.shape[-1]), w) \
+            .reshape(*lead, n)
+    return None
+
+
 def weighted(t: Tensor, weight: Tensor | None, ndim: int) -> Tensor:
     """``t`` times a per-position ``weight`` of shape ``[..., B]``."""
     if weight is None:
@@ -78,9 +96,10 @@ class Dense(Interaction):
         else:
             src, w, nd_out, shape = flat(rb, self.nd[1]), w.transpose(0, 1), self.nd[0], \
                 self.layer_shapes[0]
-        if base is not None and nd_out == 1 and src.dim() == 2 and base.dim() <= 2 and \
-                base.dtype == src.dtype:
-            return torch.addmm(base, src, w)  # (a bias [n] broadcasts over the batch)
+        if base is not None and nd_out == 1:
+            fused = matmul_add(base, src, w)
+            if fused is not None:
+                return fused
         h = src @ w
         if nd_out != 1:
             h = h.reshape(*h.shape[:-1], *shape)
@@ -100,4 +119,4 @@ class Dense(Interaction):
         return True
 
 
-__all__ = ["Dense", "flat", "outer_sum", "weighted"]
+__all__ = ["Dense", "flat", "matmul_add", "outer_sum", "weighted"]

@@ -23,7 +23,7 @@ from torch.nn.utils import parametrize
 
 from ..layers import Layer
 from .base import Interaction
-from .dense import flat, outer_sum, weighted
+from .dense import flat, matmul_add, outer_sum, weighted
 
 
 def lattice(height: int, width: int, *, periodic: bool = False) -> Tensor:
@@ -99,9 +99,10 @@ class Lateral(Interaction):
     def field(self, i, r, base: Tensor | None = None):
         f = flat(r, self.nd)
         w = self.weight.to(f.dtype) if f.is_complex() else self.weight
-        if base is not None and self.nd == 1 and f.dim() == 2 and base.dim() <= 2 and \
-                base.dtype == f.dtype:
-            return torch.addmm(base, f, w)
+        if base is not None and self.nd == 1:
+            fused = matmul_add(base, f, w)
+            if fused is not None:
+                return fused
         h = f @ w
         if self.nd != 1:
             h = h.reshape(*h.shape[:-1], *self.layer_shapes[0])
