@@ -11,7 +11,7 @@ from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from typer.testing import CliRunner
 
 import thermoep as te
-from tests.problems import generator, hopfield_problem
+from tests.problems import binary_problem, generator, hopfield_problem
 from thermoep import diagnostics as dg
 from thermoep.cli import app
 from thermoep.cli.common import load_observer
@@ -69,6 +69,30 @@ def test_layer_mean_trace_is_a_layers_mean_per_chain_and_kept_state():
         te.sample(_langevin(), target, observers=[te.observers.LayerMeanTrace(5)])
     with pytest.raises(TypeError, match="layer must be"):
         te.observers.LayerMeanTrace(1.5)
+
+
+@pytest.mark.parametrize("batch", [2, 7, 40])
+def test_batched_traces_equal_the_per_state_ones(batch):
+    # 20 kept states: batch 7 leaves a partial chunk for finish, 40 one partial chunk only
+    net, cost, x, y = binary_problem(sizes=(3, 5, 2), batch=3, seed=1)
+    target = te.Target.of(net, cost, x, y)
+    gibbs = te.Gibbs(sweeps=25, burn_in=5, temperature=1.0, chains=4)
+    plain = [te.observers.EnergyTrace(), te.observers.LayerMeanTrace("s1"),
+             te.observers.Trace(lambda t, s: s.position[1].sum(-1), name="own")]
+    batched = [te.observers.EnergyTrace(name="e_b", batch=batch),
+               te.observers.LayerMeanTrace("s1", name="m_b", batch=batch),
+               te.observers.Trace(lambda t, s: s.position[1].sum(-1), name="own_b",
+                                  batch=batch)]
+    phase = te.sample(gibbs, target, observers=plain + batched, generator=generator(3))
+    for a, b in (("energy_trace", "e_b"), ("s1_mean", "m_b"), ("own", "own_b")):
+        assert phase[a].shape == phase[b].shape == (4, 20)
+        torch.testing.assert_close(phase[a], phase[b])
+    assert phase["energy_trace"].std() > 0  # the chains move: the comparison has teeth
+    relaxed = te.sample(te.Relaxation(steps=10), te.Target.of(*hopfield_problem()),
+                        observers=[te.observers.EnergyTrace(batch=batch)])
+    assert relaxed["energy_trace"].shape == (1, 1)  # T = 0: evaluated at once, as batch 1
+    with pytest.raises(ValueError, match="batch must be an int >= 1"):
+        te.observers.Trace(lambda t, s: s.position[0], batch=0)
 
 
 def test_chain_diagnostics_summarises_the_observers_of_ones_own():

@@ -11,23 +11,50 @@ from .smoothing import plain
 
 class Trace(Observer):
     """The batch mean of ``fn(target, state)`` (``[C, B]`` per kept state) per chain and kept
-    state. Subclass it or pass ``fn`` for a trace of one's own."""
+    state. Subclass it or pass ``fn`` for a trace of one's own.
 
-    def __init__(self, fn=None, *, name: str = "trace") -> None:
+    ``batch`` > 1 (Monte-Carlo phases): keep ``batch`` kept states and evaluate ``fn`` once on
+    all of them, stacked along the chain dimension (``state.position`` then holds
+    ``batch × C`` chains; the state's other fields are the last kept state's). For an ``fn``
+    that reads only ``state.position`` and broadcasts over the chain dimension, the trace is the
+    same, with one evaluation instead of ``batch``: at a few chains each evaluation is a handful
+    of small kernels, often dearer than the sweep it observes. Memory: ``batch`` states.
+    """
+
+    def __init__(self, fn=None, *, name: str = "trace", batch: int = 1) -> None:
         self.fn, self.name = fn, name
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        self.batch = batch
 
     def value(self, target, state):
         return self.fn(target, state)
 
     def start(self, target, state, chains):
         super().start(target, state, chains)
-        self.rows = []
+        self.rows, self.pending, self.last = [], [], None
 
     def update(self, target, state):
+        if self.batch > 1 and self.chains is not None:
+            # samplers return new tensors each step (never updated in place), so no copy
+            self.pending.append(state.position)
+            self.last = state
+            if len(self.pending) == self.batch:
+                self._flush(target)
+            return
         v = self.value(target, state)
         self.rows.append(v.mean().reshape(1) if self.chains is None else v.mean(-1))
 
+    def _flush(self, target):
+        k, c = len(self.pending), self.chains
+        stacked = tuple(torch.cat(layer, 0) for layer in zip(*self.pending, strict=True))
+        v = self.value(target, self.last._replace(position=stacked))   # [k·C, B]
+        self.rows.extend(v.mean(-1).reshape(k, c).unbind(0))
+        self.pending = []
+
     def finish(self, target):
+        if self.pending:
+            self._flush(target)
         return torch.stack(self.rows, -1) if self.rows else None
 
 
@@ -48,13 +75,14 @@ class LayerMeanTrace(Trace):
     a hidden layer. ``layer``: a free layer's name or index, None for the output layer; the name
     defaults to ``"<layer>_mean"`` (``"output_mean"``)."""
 
-    def __init__(self, layer: str | int | None = None, *, name: str | None = None) -> None:
+    def __init__(self, layer: str | int | None = None, *, name: str | None = None,
+                 batch: int = 1) -> None:
         if not (layer is None or isinstance(layer, (str, int))) or isinstance(layer, bool):
             raise TypeError(f"layer must be a free layer's name or index or None (the output "
                             f"layer), got {layer!r}")
         label = "output" if layer is None else f"layer{layer}" if isinstance(layer, int) else \
             layer
-        super().__init__(name=f"{label}_mean" if name is None else name)
+        super().__init__(name=f"{label}_mean" if name is None else name, batch=batch)
         self.layer = layer
 
     def start(self, target, state, chains):
@@ -86,8 +114,8 @@ class LayerMeanTrace(Trace):
 class EnergyTrace(Trace):
     """E(s; x) per chain and kept state."""
 
-    def __init__(self, *, name: str = "energy_trace") -> None:
-        super().__init__(name=name)
+    def __init__(self, *, name: str = "energy_trace", batch: int = 1) -> None:
+        super().__init__(name=name, batch=batch)
 
     def value(self, target, state):
         return target.energy.energy(target.x, state.position)
