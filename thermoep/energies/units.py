@@ -260,9 +260,8 @@ def _logit(field, linear, shift, scale: float, temperature: float):
     z = field if _is_zero(linear) else field + linear
     if not _is_zero(shift):
         z = z - shift
-    if scale != 1.0:
-        z = z * scale
-    return z if temperature == 1.0 else z / temperature
+    factor = scale / temperature
+    return z if factor == 1.0 else z * factor
 
 
 class _TwoValued(Unit):

@@ -25,6 +25,7 @@ import torch
 from ..energies.model import State
 from .base import Target, check_nudge
 from .conditionals import draw
+from .fields import Fields
 from .monte_carlo import MonteCarloSampler
 
 
@@ -32,6 +33,28 @@ class GibbsState(NamedTuple):
     position: State
     laws: dict        # free layer → its law at the last update, for the last block's layers
     chains: int
+    plan: _Plan | None = None
+
+
+class _Plan:
+    """What every sweep of one phase reuses: the blocks in order with their masks, the fields
+    (:class:`~thermoep.samplers.fields.Fields`), the unit scales and the output's quadratic
+    nudge terms. Built once per phase: at a few chains a sweep is bound by Python per call."""
+
+    def __init__(self, sampler, target: Target) -> None:
+        energy = target.energy
+        self.target, self.out = target, energy.output
+        self.blocks = [tuple((p.layer, None if p.mask is None else
+                              p.mask.reshape(energy.free_layers[p.layer].shape))
+                             for p in block) for block in sampler.blocks(energy)]
+        self.fields = Fields(energy, target.constant_fields())
+        self.units = energy.units
+        self.scales = [energy.unit_scale(k) for k in range(energy.num_layers)]
+        self.where = [energy._layer_of_free[k] for k in range(energy.num_layers)]
+        self.quadratic = None
+        if target.nudge != 0.0:
+            kappa, lam = target.cost.quadratic_terms(target.y)
+            self.quadratic = (target.nudge * kappa, target.nudge * lam)
 
 
 class Gibbs(MonteCarloSampler):
@@ -75,31 +98,32 @@ class Gibbs(MonteCarloSampler):
             cost.quadratic_terms(target.y)  # raises for a cost the laws cannot take
         if not energy.discrete:
             check_nudge(energy, cost, target.nudge)
-        return GibbsState(self.initial_state(target, init, generator), {}, self.chains)
+        return GibbsState(self.initial_state(target, init, generator), {}, self.chains,
+                          _Plan(self, target))
 
     def step(self, target: Target, state: GibbsState, t: int, generator=None):
-        energy, x, T, b = target.energy, target.x, self.temperature, target.nudge
+        plan = state.plan
+        if plan is None or plan.target is not target:  # a state made for another target
+            plan = _Plan(self, target)
+        energy, T = target.energy, self.temperature
         exact = t >= self.burn_in
         s = list(state.position)
-        rho = energy.rhos(x, s)
-        constant = target.constant_fields()
-        L = energy.output
+        rho = energy.rhos(target.x, s)
         accepted, laws = [], {}
-        for block in self.blocks(energy):
+        for block in plan.blocks:
             laws, new = {}, []
-            for part in block:
-                k = part.layer
+            for k, mask in block:
+                h = plan.fields(k, rho, s[k])
+                if plan.scales[k] is not None:  # the law of a scaled unit: field a ⊙ h
+                    h = h * plan.scales[k]
                 curvature, linear = 0.0, 0.0
-                if k == L and b != 0.0:
-                    kappa, lam = target.cost.quadratic_terms(target.y)
-                    curvature = b * kappa
-                    linear = (b * lam).expand_as(s[k])
-                law = energy.conditional(x, s, k, T, curvature=curvature, linear=linear,
-                                         rho=rho, constant=constant)
+                if k == plan.out and plan.quadratic is not None:
+                    curvature, lam = plan.quadratic
+                    linear = lam.expand_as(s[k])
+                law = plan.units[k].law(h, T, curvature, linear, start=s[k])
                 value, acc = draw(law, s[k], generator, exact)
-                if part.mask is not None:
-                    shape = energy.free_layers[k].shape
-                    value = torch.where(part.mask.reshape(shape), value, s[k])
+                if mask is not None:
+                    value = torch.where(mask, value, s[k])
                 else:
                     laws[k] = law
                 if acc is not None:
@@ -107,9 +131,9 @@ class Gibbs(MonteCarloSampler):
                 new.append((k, value))
             for k, value in new:
                 s[k] = value
-                rho[energy._layer_of_free[k]] = energy.rho(k, value)
+                rho[plan.where[k]] = energy.rho(k, value)
         info = {"acceptance": torch.stack(accepted).mean()} if accepted else None
-        return GibbsState(tuple(s), laws, state.chains), info
+        return GibbsState(tuple(s), laws, state.chains, plan), info
 
 
 __all__ = ["Gibbs", "GibbsState"]

@@ -35,10 +35,10 @@ import torch
 from torch import Tensor
 
 from .. import _checks
-from ..energies.interactions.base import fuses_base
 from ..energies.model import State
 from ..observers import CostMean, OutputMean
 from .base import Target, check_nudge, prepare
+from .fields import Fields
 from .loop import sample
 
 PRECISIONS = {"float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -99,28 +99,14 @@ class _Plan:
                     1.0 if u.has_minimiser else STEP_SIZES.get(u.name, DEFAULT_STEP)
                     for u in units]
         self.rules = [_descent(u) for u in units]
-        complex_states = isinstance(target.nudge, complex)
-        self.fields = [[self._field(term, p, idx, complex_states)
-                        for term, p, idx in energy._varying[k]] for k in range(energy.num_layers)]
-        self.constant = target.constant_fields()
+        self.fields = Fields(energy, target.constant_fields(),
+                             complex_states=isinstance(target.nudge, complex))
         self.where = [energy._layer_of_free[k] for k in range(energy.num_layers)]
         self.dims = [tuple(range(-layer.ndim, 0)) for layer in energy.free_layers]
         # ρ and ρ' per layer: the unit's own (fused) function unless dropout scales the layer
         self.rho_and_prime = [u.rho_and_prime if energy.unit_scale(k) is None else
                               functools.partial(energy.rho_and_prime, k)
                               for k, u in enumerate(units)]
-
-    @staticmethod
-    def _field(term, p, idx, complex_states):
-        """(matrix, source layer, term, position, layer indices): a field that is ρ_j W (W
-        fetched once for the phase, added by one addmm), else the term's own ``field``."""
-        op = term.linear_operator(p)
-        if op is None:
-            return None, None, term, p, idx, fuses_base(type(term))
-        w, j = op
-        if complex_states:
-            w = w.to(torch.complex128 if w.dtype == torch.float64 else torch.complex64)
-        return w, idx[j], term, p, idx, True
 
 
 def check_holomorphic(energy, who: str) -> None:
@@ -240,25 +226,7 @@ class Relaxation:
         for block in plan.blocks:
             new = []
             for k in block:
-                h = plan.constant[k]
-                for w, j, term, p, idx, fused in plan.fields[k]:
-                    if w is not None:  # ρ_j W, fused with what the field holds so far
-                        src = rho[j]
-                        if h is not None and src.dim() == 2 and h.dim() <= 2 and \
-                                h.dtype == src.dtype:
-                            h = torch.addmm(h, src, w)
-                        else:
-                            f = src @ w
-                            h = f if h is None else h + f
-                        continue
-                    args = [rho[j] for j in idx]
-                    if fused and h is not None:
-                        h = term.field(p, *args, base=h)
-                    else:
-                        f = term.field(p, *args)
-                        h = f if h is None else h + f
-                if h is None:
-                    h = torch.zeros_like(s[k])
+                h = plan.fields(k, rho, s[k])
                 extra = nudge * plan.cost.grad(s[k], plan.y) if (
                     k == plan.out and nudge != 0.0) else None
                 new.append((k, plan.rules[k](s[k], prime[k], h, extra, plan.eta[k])))
