@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .laws import BernoulliLaw, GaussianLaw, TanhLaw
+from .laws import BernoulliLaw, GaussianLaw, TanhLaw, fast_tanh
 from .quadrature import hermite_rule
 
 
@@ -160,14 +160,15 @@ class Tanh(Unit):
     unit_self_grad = True
     has_law = True
 
+    # ρ by fast_tanh: every sampler step and relaxation step evaluates it on every unit
     def rho(self, s):
-        return torch.tanh(s)
+        return fast_tanh(s)
 
     def rho_prime(self, s):
-        return 1.0 - torch.tanh(s) ** 2
+        return 1.0 - fast_tanh(s) ** 2
 
     def rho_and_prime(self, s):
-        r = torch.tanh(s)
+        r = fast_tanh(s)
         return r, 1.0 - r * r
 
     def law(self, field, temperature, curvature=0.0, linear=0.0, start=None):
@@ -176,7 +177,7 @@ class Tanh(Unit):
     # Gaussian expectations with one transcendental per unit, not one per node:
     # tanh(m + d) = (t + τ)/(1 + tτ) with t = tanh(m), τ = tanh(d)
     def _gaussian_base(self, mean):
-        return torch.tanh(mean)
+        return fast_tanh(mean)
 
     def _gaussian_node(self, mean, d, base):
         tau = math.tanh(d)

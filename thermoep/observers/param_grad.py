@@ -7,10 +7,15 @@ estimate of the batch mean of E_b[∂θE], whose spread is the standard error.
 Terms whose only free layer is l and that are linear in it (the input's Dense and Bias terms of a
 layered network: ∂E/∂W_1 = −xᵀρ(s_1) with x clamped) have a gradient linear in ρ(s_l), so for
 them ρ(s_l) is summed over the kept states and the (expensive n_0 × n_1) product is taken once.
+The other terms' products (ρ_aᵀρ_b per chain) are taken for many kept states at once: their
+ρ are concatenated along the batch axis, which turns K small products into one (at a few
+chains the K calls, not the arithmetic, were the cost).
 A cost with parameters φ of its own (a read-out) adds b·∂φℓ(s_b) (deterministic phases only).
 """
 
 from __future__ import annotations
+
+import torch
 
 from .base import Observer, PerChain
 from .smoothing import plain
@@ -45,14 +50,18 @@ class MeanParamGrad(Observer):
         self.others = [k for k in energy.term_names if k not in self.linear]
         self.layer_sums: dict[int, object] = {}
         self.total, self.cost_total, self.n = None, None, 0
+        self.pending, self.pending_numbers = [], 0
 
     def update(self, target, state):
         energy = target.energy
         sm = (self.smoother or plain)(target, state)
         per_chain = self.chains is not None
         if self.others:
-            self.total = _add(self.total, energy.param_grad_rho(
-                sm.rho, per_chain=per_chain, terms=self.others))
+            if per_chain:
+                self._pend(target, sm.rho)
+            else:
+                self.total = _add(self.total, energy.param_grad_rho(
+                    sm.rho, per_chain=False, terms=self.others))
         for k in set(self.linear.values()):
             r = sm.rho[energy._layer_of_free[k]]
             self.layer_sums[k] = r.clone() if k not in self.layer_sums else \
@@ -64,9 +73,37 @@ class MeanParamGrad(Observer):
             self.cost_total = _add(self.cost_total, g)
         self.n += 1
 
+    #: kept states whose products are taken in one call (module docstring), at most this many
+    #: numbers of ρ held at once
+    PENDING_NUMBERS = 2 ** 22
+
+    def _pend(self, target, rho):
+        """Keep ρ of a kept state; every so often take Σ ∂θE over all pending states at once."""
+        self.pending.append(rho)
+        self.pending_numbers += sum(r.numel() for j, r in enumerate(rho)
+                                    if j in target.energy._free_of)
+        if self.pending_numbers >= self.PENDING_NUMBERS:
+            self._flush(target)
+
+    def _flush(self, target):
+        """The pending states as one batch of K·B positions: ∂θE is a sum over positions, so
+        one product over the concatenated batch is the sum of the K products (a chain's
+        states stay in its row: ``[C, K·B, …]``; the clamped input repeats K times)."""
+        if not self.pending:
+            return
+        energy, k = target.energy, len(self.pending)
+        free = energy._free_of
+        rho = [torch.cat([p[j] for p in self.pending], 1) if j in free else
+               (r if k == 1 else r.repeat(k, *([1] * (r.dim() - 1))))
+               for j, r in enumerate(self.pending[0])]
+        self.total = _add(self.total, energy.param_grad_rho(rho, per_chain=True,
+                                                            terms=self.others))
+        self.pending, self.pending_numbers = [], 0
+
     def finish(self, target):
         energy = target.energy
         per_chain = self.chains is not None
+        self._flush(target)
         total = dict(self.total or {})
         if self.linear:
             free = [self.layer_sums.get(k, target.x.new_zeros(())) for k in

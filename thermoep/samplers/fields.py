@@ -20,6 +20,9 @@ from torch import Tensor
 from ..energies.interactions.base import fuses_base
 from ..energies.interactions.dense import matmul_add
 
+#: outputs of at most this many units get their matrix stored column-major (see Fields._entry)
+NARROW = 32
+
 
 class Fields:
     """``fields(k, rho, like)`` = h_k for ρ of every layer (``like``: a tensor of the layer's
@@ -40,6 +43,11 @@ class Fields:
         w, j = op
         if complex_states:
             w = w.to(torch.complex128 if w.dtype == torch.float64 else torch.complex64)
+        k, n = w.shape
+        if n <= NARROW and n < k and w.stride(0) != 1:
+            # a narrow output (the 10 classes): MKL's sgemm takes ρ W about twice as fast with
+            # W stored column-major (512 × 256 by 256 × 10: 118 µs against 265 µs)
+            w = w.t().contiguous().t()
         return w, idx[j], term, p, idx, True
 
     def __call__(self, k: int, rho, like: Tensor) -> Tensor:

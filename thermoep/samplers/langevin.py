@@ -28,6 +28,7 @@ from torch import Tensor
 from .. import _checks
 from ..energies.model import State
 from .base import Target, check_nudge
+from .fields import Fields
 from .monte_carlo import MonteCarloSampler
 
 
@@ -39,6 +40,7 @@ class LangevinState(NamedTuple):
     step_var: float | None       # 2ηT
     chains: int
     rho: list | None = None      # ρ of every layer at position (the input as itself)
+    fields: Fields | None = None  # the phase's field program (built once, in init)
 
 
 def check_continuous(energy, who: str) -> None:
@@ -56,17 +58,18 @@ def check_continuous(energy, who: str) -> None:
                 "Relaxation for T = 0")
 
 
-def potential(target: Target, s: State, need_u: bool = True):
+def potential(target: Target, s: State, need_u: bool = True, fields: Fields | None = None):
     """(U, ∇U, ρ) at s with ρ(s) computed once; U is None when not needed (ULA). ρ (every
     layer's, the input as itself) is kept in the state, so observers need not compute it
-    again."""
+    again. ``fields``: the phase's :class:`~thermoep.samplers.fields.Fields` (else built)."""
     energy, x = target.energy, target.x
     both = [energy.rho_and_prime(k, t) for k, t in enumerate(s)]
     rho = energy.with_free(x, [r for r, _ in both])
-    constant = target.constant_fields()
+    if fields is None:
+        fields = Fields(energy, target.constant_fields())
     grads = []
     for k, (t, layer) in enumerate(zip(s, energy.free_layers, strict=True)):
-        h = energy.field(x, s, k, rho, constant)
+        h = fields(k, rho, t)
         prime = both[k][1]
         own = layer.unit.self_grad(t)
         grads.append(own - h if prime is None else torch.addcmul(own, prime, h, value=-1.0))
@@ -119,8 +122,9 @@ class Langevin(MonteCarloSampler):
         pos = self.initial_state(target, init, generator)
         if target.phases is not None:  # every phase starts from the same state
             pos = tuple(t.unsqueeze(0).expand(target.phases, *t.shape) for t in pos)
-        u, g, rho = potential(target, pos, self.metropolis)
-        return LangevinState(pos, u, g, None, None, self.chains, rho)
+        fields = Fields(target.energy, target.constant_fields())
+        u, g, rho = potential(target, pos, self.metropolis, fields)
+        return LangevinState(pos, u, g, None, None, self.chains, rho, fields)
 
     def step(self, target: Target, state: LangevinState, t: int, generator=None):
         eta, T = self.step_size, self.temperature
@@ -130,10 +134,10 @@ class Langevin(MonteCarloSampler):
         lead = 0 if target.phases is None else 1
         prop = tuple(m.add(torch.randn(m.shape[lead:], generator=generator, dtype=m.dtype,
                                        device=m.device), alpha=noise) for m in mean)
-        u_new, g_new, rho_new = potential(target, prop, self.metropolis)
+        u_new, g_new, rho_new = potential(target, prop, self.metropolis, state.fields)
         if not self.metropolis:
             return LangevinState(prop, None, g_new, mean, 2.0 * eta * T, state.chains,
-                                 rho_new), None
+                                 rho_new, state.fields), None
         # log q(a | b) = −‖a − b + η∇U(b)‖² / (4ηT) + const
         energy = target.energy
         dims = [tuple(range(-layer.ndim, 0)) for layer in energy.free_layers]
@@ -157,7 +161,7 @@ class Langevin(MonteCarloSampler):
                pick(r_new, r_old, energy.free_layers[energy._free_of[j]].ndim)
                for j, (r_new, r_old) in enumerate(zip(rho_new, state.rho, strict=True))]
         new = LangevinState(pos, torch.where(accept, u_new, state.potential), grad, None, None,
-                            state.chains, rho)
+                            state.chains, rho, state.fields)
         return new, {"acceptance": accept.to(log_alpha.dtype).mean()}
 
     def select(self, target: Target, state: LangevinState, p: int) -> LangevinState:
@@ -170,7 +174,7 @@ class Langevin(MonteCarloSampler):
                                               for j, r in enumerate(state.rho)]
         return LangevinState(take(state.position), None if state.potential is None else
                              state.potential[p], take(state.grad), take(state.step_mean),
-                             state.step_var, state.chains, rho)
+                             state.step_var, state.chains, rho, state.fields)
 
 
 __all__ = ["Langevin", "LangevinState", "check_continuous", "potential"]

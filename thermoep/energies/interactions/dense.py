@@ -31,6 +31,10 @@ def outer_sum(a: Tensor, b: Tensor, per_chain: bool) -> Tensor:
     if a.dim() > b.dim():
         return outer_sum(b, a, per_chain).transpose(-1, -2)
     m, n = a.shape[-1], b.shape[-1]
+    if a.dim() == b.dim() and m > n:
+        # (bᵀa)ᵀ: CPU matmuls are several times faster with the wide factor on the right
+        # (256 × K times K × 10 took 4.5× as long as 10 × K times K × 256)
+        return outer_sum(b, a, per_chain).transpose(-1, -2)
     extra = b.dim() - a.dim()
     if extra > 0 and tuple(b.shape[extra:-1]) == tuple(a.shape[:-1]):
         if per_chain:
