@@ -31,7 +31,8 @@ def sweep(
         help=f"Where the runs execute: {', '.join(BACKENDS)} (local processes, or one Ray task "
              "per run: pip install 'thermoep\\[ray]').")] = "local",
     workers: Annotated[int | None, typer.Option(
-        help="local: parallel processes (1 torch thread each); default 1.")] = None,
+        help="local: parallel processes, 1 torch thread each (default 1: this process, "
+             "with torch's threads; OMP_NUM_THREADS=1 pins it to one).")] = None,
     address: Annotated[str | None, typer.Option(
         help="ray: the cluster to join, 'auto' or HOST:PORT; default: start a local Ray "
              "instance for this sweep.")] = None,
