@@ -144,8 +144,9 @@ class NearestNeighbour(Interaction):
         j = self._couplings(g)
         if j is None:
             w = self.weight.to(g.dtype) if g.is_complex() else self.weight
-            h = (torch.roll(g, 1, -1) + torch.roll(g, -1, -1) + torch.roll(g, 1, -2)
-                 + torch.roll(g, -1, -2)) * w
+            # in place on the fresh roll: at one chain the field is a few small kernels
+            h = torch.roll(g, 1, -1).add_(torch.roll(g, -1, -1)).add_(torch.roll(g, 1, -2)) \
+                .add_(torch.roll(g, -1, -2)).mul_(w)
         else:
             jx, jy = j
             h = jx * torch.roll(g, -1, -1) + torch.roll(jx * g, 1, -1) \
