@@ -56,6 +56,31 @@ def test_gibbs_counts_sweeps():
     assert cfg.resolved().make_sampler().sweeps == 12
 
 
+def test_binary_is_a_preset_every_setting_of_which_can_be_given():
+    cfg = RunConfig.of(binary=True).resolved()
+    assert (cfg.model.name, cfg.estimator.name, cfg.sampler.name) == ("boltzmann",
+                                                                      "finite-nudge", "gibbs")
+    assert cfg.estimator.params["beta"] == 2.0 and cfg.data.standardize is True
+    assert {k: cfg.sampler.params[k] for k in ("temperature", "sweeps", "burn_in", "chains",
+                                               "coupled")} == {
+        "temperature": 0.1, "sweeps": 20, "burn_in": 5, "chains": 4, "coupled": True}
+    mine = RunConfig.of(binary=True, temperature=0.5, steps=7, beta=1.0).resolved()
+    assert (mine.sampler.params["temperature"], mine.sampler.params["sweeps"],
+            mine.estimator.params["beta"]) == (0.5, 7, 1.0)
+
+
+def test_cli_binary_trains_on_the_digits(tmp_path):
+    # the preset against the old meaning of --binary (T = 1, β ≤ 1), which stayed at chance
+    out = tmp_path / "b.nc"
+    r = CliRunner().invoke(app, ["train", "--binary", "--hidden", "32", "--epochs", "2",
+                                 "--limit-train", "640", "--limit-test", "200", "--steps", "8",
+                                 "--burn-in", "2", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    ds = results.load(out)
+    assert ds.attrs["sampler.temperature"] == 0.1 and ds.attrs["estimator.beta"] == 2.0
+    assert float(ds.test_accuracy[-1]) > 0.5, ds.test_accuracy.values
+
+
 def test_keys_short_dotted_and_unknown():
     cfg = RunConfig.of(chains=8, sampler__burn_in=2, estimator="finite-nudge")
     assert cfg.get("sampler.chains") == 8 and cfg.get("burn_in") == 2

@@ -62,6 +62,17 @@ SHORT = {
     "device": "run.device", "dtype": "run.dtype", "lipschitz": "run.lipschitz",
     "compile": "run.compile",
 }
+#: what ``--binary`` (``binary = true``) sets: binary units, trained by the finite nudge with
+#: block Gibbs at the settings measured to train them on MNIST (benchmarks/results/
+#: mnist_binary.md; at T = 1 or β ≤ 1 the outputs learn to stay off and accuracy stays at
+#: chance). Any of them can be given otherwise (flags, ``--set``).
+BINARY = {
+    "model.name": "boltzmann", "estimator.name": "finite-nudge", "estimator.beta": 2.0,
+    "sampler.name": "gibbs", "sampler.temperature": 0.1, "sampler.sweeps": 20,
+    "sampler.burn_in": 5, "sampler.chains": 4, "sampler.coupled": True,
+    "data.standardize": True,
+}
+
 #: a parameter some samplers spell differently (Gibbs counts sweeps)
 ALIASES = {"steps": "sweeps", "sweeps": "steps"}
 
@@ -283,8 +294,9 @@ class RunConfig:
         ``sizes``, ``conditional`` and ``rao_blackwell`` as booleans, ``beta_schedule`` as a
         name with ``beta_start`` / ``beta_end``."""
         d = {k.replace("__", "."): v for k, v in values.items()}
+        base = cls()
         if d.pop("binary", False):
-            d["model.name"] = "boltzmann"
+            base = base.with_values(BINARY)
             d.pop("energy", None)
             d.pop("activation", None)
         sizes = d.pop("sizes", None)
@@ -310,7 +322,7 @@ class RunConfig:
                 schedule = {"name": schedule}
         if schedule is not None:
             d["estimator.beta_schedule"] = schedule
-        return cls().with_values(d)
+        return base.with_values(d)
 
     def _drop_legacy_extras(self, flat) -> RunConfig:
         """thermoep 0.1 stored every sampler and estimator field for every run (chains for the

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import SHORT, RunConfig
+from ..config import BINARY, SHORT, RunConfig
 from ..data import DATASETS
 from ..energies.architectures import ENERGIES
 from ..objectives import ESTIMATORS
@@ -126,8 +126,11 @@ def train(
                          "shifts of up to N pixels.", rich_help_panel=D)] = None,
     energy: Annotated[str | None, typer.Option(help=f"Architecture: {', '.join(ENERGIES)} "
                       "(default hopfield).", rich_help_panel=M)] = None,
-    binary: Annotated[bool, typer.Option("--binary", help="Shorthand for --energy boltzmann "
-                      "(binary units, block Gibbs).", rich_help_panel=M)] = False,
+    binary: Annotated[bool, typer.Option("--binary", help="Binary units (--energy boltzmann) "
+                      "with the settings that train them: finite nudge β = 2, block Gibbs at "
+                      "T = 0.1, 4 coupled chains, 20 sweeps (5 burn-in), standardised inputs "
+                      "(thermoep.config.BINARY); flags override each.", rich_help_panel=M)
+                      ] = False,
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes, comma-separated.",
                       rich_help_panel=M)] = None,
     activation: Annotated[str | None, typer.Option(help="Unit kind of the hidden and output "
@@ -200,8 +203,8 @@ def train(
         "nudged_steps": nudged_steps, "burn_in": burn_in, "chains": chains,
         "step_size": step_size, "tol": tol, "coupled": coupled, "dataset": dataset,
         "data_dir": None if data_dir is None else str(data_dir), "limit_train": limit_train,
-        "limit_test": limit_test, "translate": translate, "energy": "boltzmann" if binary
-        else energy, "activation": activation, "cost": cost, "dropout": dropout,
+        "limit_test": limit_test, "translate": translate, "energy": energy,
+        "activation": activation, "cost": cost, "dropout": dropout,
         "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
         "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule,
         "warmup_epochs": warmup_epochs, "ema_decay": ema_decay, "seed": seed, "device": device,
@@ -233,6 +236,8 @@ def train(
                                           else {}),
                                        **({"end": beta_end} if beta_end is not None else {})}
         cfg = RunConfig.from_file(config) if config is not None else RunConfig()
+        if binary:  # the binary preset, under the flags and --set
+            cfg = cfg.with_values(BINARY)
         cfg = cfg.with_values(values).with_values(assignments(set_)).resolved()
         if out_path is None:
             out_path = Path("runs") / f"{cfg.data.name}-{cfg.estimator.name}.nc"
