@@ -63,6 +63,18 @@ def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
     return out
 
 
+def _weighted_sum(pairs) -> Tensor:
+    """Σ c_k t_k accumulated in place: one pass per term (Python's ``sum`` adds a ``0 + t``
+    copy, and ``c * t`` then ``+`` two passes, over tensors as large as C × 784 × 256)."""
+    acc = None
+    for c, t in pairs:
+        if acc is None:
+            acc = t * c
+        else:
+            acc.add_(t, alpha=c)
+    return acc
+
+
 def chain_costs(phase: Phase) -> Tensor:
     """E_b[ℓ] per chain, batch-averaged, ``[C]``: the mean of the phase's cost trace over its kept
     states (``[1]`` for a deterministic phase, from its cost mean)."""
@@ -343,10 +355,11 @@ class Estimator:
     def _combine(self, phases: dict[float, Phase], free: Phase) -> Gradient:
         stencil = self.stencil()
         G = {b: phases[b]["param_grad"] for b, _ in stencil}
-        grads = {k: sum(c * G[b].mean[k] for b, c in stencil) for k in G[stencil[0][0]].mean}
+        grads = {k: _weighted_sum((c, G[b].mean[k]) for b, c in stencil)
+                 for k in G[stencil[0][0]].mean}
         stats = self._phase_stats(phases)
         if free["param_grad"].chains is not None:
-            reps = {k: sum(c * G[b].chains[k] for b, c in stencil) for k in grads}
+            reps = {k: _weighted_sum((c, G[b].chains[k]) for b, c in stencil) for k in grads}
             stats["se"] = standard_error(reps)
         nudged = sum(1 for b, _ in stencil if b != 0.0)
         return self._gradient(grads, nudged, stats, free, phases)
