@@ -21,6 +21,8 @@ PATTERNS = (
     "benchmarks/results/*.png",
     "benchmarks/results/*.json",
     "benchmarks/results/*.nc",
+    "benchmarks/results/*/*.nc",   # one run's file and log per seed (e.g. mnist_binary/)
+    "benchmarks/results/*/*.log",
 )
 
 
