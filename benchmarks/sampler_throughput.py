@@ -55,7 +55,7 @@ lattice, gathers for the edges of a dense ``Lateral``: part of the timed wall fo
 libraries). thrml evaluates it inside its compiled scan; thermoep's ``Trace(batch=K)`` keeps K
 sweeps' states and evaluates the formula once on all of them (:func:`trace_batch`: K ≤ 256 and
 at most 2²² stored numbers), which at one chain costs less than the ten small kernels of one
-evaluation per sweep (before this, the trace cost thermoep more than its sweep). ESS of the
+evaluation per sweep (evaluated every sweep, the trace costs more than the sweep). ESS of the
 ``[C, S]`` trace by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both.
 spin updates/s = C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the
 same exact block Gibbs kernel on the same blocks, so ESS per sweep should agree within its noise;

@@ -9,7 +9,7 @@ layered network: ∂E/∂W_1 = −xᵀρ(s_1) with x clamped) have a gradient li
 them ρ(s_l) is summed over the kept states and the (expensive n_0 × n_1) product is taken once.
 The other terms' products (ρ_aᵀρ_b per chain) are taken for many kept states at once: their
 ρ are concatenated along the batch axis, which turns K small products into one (at a few
-chains the K calls, not the arithmetic, were the cost).
+chains the K calls, not the arithmetic, are the cost).
 A cost with parameters φ of its own (a read-out) adds b·∂φℓ(s_b) (deterministic phases only).
 """
 
