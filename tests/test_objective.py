@@ -146,8 +146,10 @@ def test_ais_refuses_what_it_cannot_anneal(float64):
     bm, cost, x, y = binary_problem(sizes=(3, 3, 2), batch=2)
     with pytest.raises(ValueError, match="schedule"):
         te.log_partition_ais(bm, cost, x, y, schedule=[0.0, 0.5, 0.4, 1.0])
-    with pytest.raises(TypeError, match="Gibbs"):
+    with pytest.raises(TypeError, match="Gibbs"):  # a Markov chain, but for continuous units
         te.log_partition_ais(bm, cost, x, y, sampler=te.Langevin())
+    with pytest.raises(TypeError, match="Markov-chain"):  # no temperature to anneal
+        te.log_partition_ais(bm, cost, x, y, sampler=te.Relaxation())
 
 
 def test_training_records_the_objective_and_report_plots_it(tmp_path):

@@ -42,6 +42,7 @@ from ..costs import Cost
 from ..energies.model import Energy
 from .base import Target, prepare
 from .gibbs import Gibbs
+from .monte_carlo import MonteCarloSampler
 
 
 def schedule_levels(schedule: int | Sequence[float]) -> list[float]:
@@ -71,7 +72,7 @@ def _uniform_state(energy: Energy, chains: int, batch: int, generator) -> tuple[
 
 
 def log_partition_ais(energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: float = 0.0,
-                      temperature: float | None = None, *, sampler: Gibbs | None = None,
+                      temperature: float | None = None, *, sampler: MonteCarloSampler | None = None,
                       schedule: int | Sequence[float] = 200, chains: int = 64,
                       sweeps: int = 1, generator: torch.Generator | None = None
                       ) -> tuple[Tensor, Tensor]:
@@ -85,8 +86,9 @@ def log_partition_ais(energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: f
         y: class labels or targets.
         nudge: b.
         temperature: T (default: the sampler's, else 1).
-        sampler: the transition, a :class:`~thermoep.samplers.Gibbs` (its temperature, chains
-            and sweeps are replaced by the anneal's; default ``Gibbs()``).
+        sampler: the transition, any Monte-Carlo sampler that accepts the energy (its
+            temperature, chains and burn-in are replaced by the anneal's; default ``Gibbs()``,
+            exact for binary and spin units).
         schedule: K equal steps in λ, or the levels λ_0 = 0 < … < λ_K = 1.
         chains: independent annealing runs per input (the weights' sample).
         sweeps: Gibbs sweeps at each level.
@@ -97,8 +99,9 @@ def log_partition_ais(energy: Energy, cost: Cost, x: Tensor, y: Tensor, nudge: f
     """
     if sampler is None:
         sampler = Gibbs()
-    if not isinstance(sampler, Gibbs):
-        raise TypeError(f"log_partition_ais anneals discrete units with block Gibbs; got "
+    if not isinstance(sampler, MonteCarloSampler):  # the capability: a tempered transition
+        raise TypeError(f"log_partition_ais needs a Markov-chain sampler whose temperature it "
+                        f"can set (a MonteCarloSampler, e.g. Gibbs); got "
                         f"{type(sampler).__name__}")
     if not energy.discrete:
         kinds = sorted({layer.unit.name for layer in energy.free_layers
