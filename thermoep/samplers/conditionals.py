@@ -15,6 +15,8 @@ Each returns (new values, accepted or None).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..energies.laws import BernoulliLaw, GaussianLaw, TanhLaw
@@ -51,18 +53,15 @@ def draw_gaussian(law: GaussianLaw, current, generator, exact=True):
 
 
 def draw_laplace_metropolis(law: TanhLaw, current, generator, exact=True):
-    T = law.temperature
+    T, kappa = law.temperature, law.kappa
     u, curv = law.laplace()
-    curv = curv.clamp_min(1e-3 * law.kappa)  # only the proposal's width: any width stays exact
-    prop = u + torch.sqrt(T / curv) * _normal(u, generator)
+    curv = curv.clamp_min(1e-3 * kappa)  # only the proposal's width: any width stays exact
+    d = _normal(u, generator).mul_(torch.rsqrt(curv)).mul_(math.sqrt(T))
+    prop = u + d
     if not exact:
         return prop, None
-
-    def rest(v):
-        return law.potential(v) - 0.5 * curv * (v - u) ** 2
-
-    log_alpha = -(rest(prop) - rest(current)) / T
-    accept = torch.log(_uniform(u, generator)) < log_alpha
+    delta = law.residual_difference(prop, current, curv)
+    accept = _uniform(u, generator).log_() < delta.mul_(-1.0 / T)
     return torch.where(accept, prop, current), accept
 
 

@@ -34,6 +34,7 @@ class GibbsState(NamedTuple):
     laws: dict        # free layer → its law at the last update, for the last block's layers
     chains: int
     plan: _Plan | None = None
+    rho: list | None = None  # ρ of every layer at ``position`` under ``plan.target``
 
 
 class _Plan:
@@ -103,12 +104,14 @@ class Gibbs(MonteCarloSampler):
 
     def step(self, target: Target, state: GibbsState, t: int, generator=None):
         plan = state.plan
+        rho = state.rho
         if plan is None or plan.target is not target:  # a state made for another target
-            plan = _Plan(self, target)
+            plan, rho = _Plan(self, target), None
         energy, T = target.energy, self.temperature
         exact = t >= self.burn_in
         s = list(state.position)
-        rho = energy.rhos(target.x, s)
+        # the last sweep's ρ, kept: recomputing it costs a transcendental per unit per sweep
+        rho = energy.rhos(target.x, s) if rho is None else list(rho)
         accepted, laws = [], {}
         for block in plan.blocks:
             laws, new = {}, []
@@ -133,7 +136,7 @@ class Gibbs(MonteCarloSampler):
                 s[k] = value
                 rho[plan.where[k]] = energy.rho(k, value)
         info = {"acceptance": torch.stack(accepted).mean()} if accepted else None
-        return GibbsState(tuple(s), laws, state.chains, plan), info
+        return GibbsState(tuple(s), laws, state.chains, plan, rho), info
 
 
 __all__ = ["Gibbs", "GibbsState"]
