@@ -39,6 +39,7 @@ from ..costs import Cost
 from ..energies.model import Energy
 from ..gradient import Gradient
 from ..observers import CostMean, CostTrace, MeanParamGrad, OutputMean, smoother
+from ..observers.base import Lazy
 from ..samplers.base import Phase, Target, prepare
 from ..samplers.loop import sample, sample_stacked
 from ..samplers.relax import Relaxation
@@ -359,8 +360,9 @@ class Estimator:
                  for k in G[stencil[0][0]].mean}
         stats = self._phase_stats(phases)
         if free["param_grad"].chains is not None:
-            reps = {k: _weighted_sum((c, G[b].chains[k]) for b, c in stencil) for k in grads}
-            stats["se"] = standard_error(reps)
+            # lazily: only a standard error reads the per-chain replicates
+            stats["se"] = standard_error(Lazy(grads, lambda k: _weighted_sum(
+                (c, G[b].chains[k]) for b, c in stencil)))
         nudged = sum(1 for b, _ in stencil if b != 0.0)
         return self._gradient(grads, nudged, stats, free, phases)
 

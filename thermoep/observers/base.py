@@ -14,6 +14,7 @@ is edited for it. ``start`` resets, so an observer can be reused for several pha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,30 @@ class PerChain:
     whose spread is the standard error."""
 
     mean: dict[str, Tensor]
-    chains: dict[str, Tensor] | None = None
+    chains: Mapping[str, Tensor] | None = None
 
 
-__all__ = ["Observer", "PerChain"]
+class Lazy(Mapping):
+    """A read-only mapping over ``keys`` whose values ``compute(key)`` are computed on first
+    access and kept: per-chain replicates that only a standard error reads (training steps
+    never do, and for a 784 × 256 weight they cost one product per chain)."""
+
+    def __init__(self, keys: Iterable[str], compute: Callable[[str], Tensor]) -> None:
+        self._keys, self._compute = list(keys), compute
+        self._cache: dict[str, Tensor] = {}
+
+    def __getitem__(self, key: str) -> Tensor:
+        if key not in self._cache:
+            if key not in self._keys:
+                raise KeyError(key)
+            self._cache[key] = self._compute(key)
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+__all__ = ["Lazy", "Observer", "PerChain"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Observer, PerChain
+from .base import Lazy, Observer, PerChain
 from .smoothing import plain
 
 
@@ -106,22 +106,36 @@ class MeanParamGrad(Observer):
         self._flush(target)
         total = dict(self.total or {})
         scale = 1.0 / (self.n * target.batch)
-        linear = {}
+        own = {k: (self.cost_total[k] * scale if self.cost_total is not None
+                   else p.detach().new_zeros(p.shape))
+               for k, p in target.cost.named_trainables().items()}
+        keys = [k for k, _ in energy.named_parameters()] + list(own)
+        linear, rho_linear = {}, None
         if self.linear:
             # scaled before the product, which is linear in them: the sums are n_l wide, the
             # products n_0 × n_l (784 × 256 per chain), one pass over them fewer
             free = [self.layer_sums[k] * scale if k in self.layer_sums else
                     target.x.new_zeros(()) for k in range(energy.num_layers)]
-            linear = energy.param_grad_rho(energy.with_free(target.x, free),
-                                           per_chain=per_chain, terms=self.linear)
-        grads = {k: linear[k] if k in linear else total[k] * scale
-                 for k, _ in energy.named_parameters()}
-        for k, p in target.cost.named_trainables().items():
-            grads[k] = (self.cost_total[k] * scale if self.cost_total is not None
-                        else p.detach().new_zeros(p.shape))
+            rho_linear = energy.with_free(target.x, free)
+            # summed over chains: one product for the mean, the per-chain ones only if read
+            linear = energy.param_grad_rho(rho_linear, per_chain=False, terms=self.linear)
         if not per_chain:
-            return PerChain(grads, None)
-        return PerChain({k: v.mean(0) for k, v in grads.items()}, grads)
+            return PerChain({k: linear[k] if k in linear else
+                             own[k] if k in own else total[k] * scale for k in keys}, None)
+        C = self.chains
+        chains = {k: total[k] * scale for k in total}  # (no own parameters: see start)
+        lazy_linear = Lazy(linear, lambda k: _linear_chains()[k])
+        cache: dict = {}
+
+        def _linear_chains():
+            if not cache:
+                cache.update(energy.param_grad_rho(rho_linear, per_chain=True,
+                                                   terms=self.linear))
+            return cache
+
+        mean = {k: linear[k] / C if k in linear else chains[k].mean(0) for k in keys}
+        return PerChain(mean, Lazy(keys, lambda k: lazy_linear[k] if k in linear
+                                   else chains[k]))
 
 
 __all__ = ["MeanParamGrad"]
