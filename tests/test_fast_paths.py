@@ -88,3 +88,28 @@ def test_two_valued_draws_follow_their_probabilities(units, low, high):
     # the largest of `units` standard normals: 5 SE leaves a chance of < 3e-7 per unit
     assert z.abs().max() < 5.0, z.abs().max()
     assert math.isclose(float(z.mean()), 0.0, abs_tol=5.0 / math.sqrt(units))
+
+
+def test_param_grad_mean_is_the_mean_of_its_lazy_per_chain_replicates(float64):
+    """The input-linear terms' mean is one product over the chains' summed ρ; their per-chain
+    products are taken only when read (the standard error): both agree with the plain mean of
+    the replicates, and the estimator's standard error is that of the replicates."""
+    net = te.LayeredHopfield([5, 4, 3], "tanh")
+    cost, x, y = te.SquaredError(), torch.rand(6, 5, generator=generator(0)), \
+        torch.tensor([0, 1, 2, 0, 1, 2])
+    target = te.Target.of(net, cost, x, y, 0.0)
+    sampler = te.Langevin(steps=8, burn_in=2, temperature=0.1, chains=3)
+    phase = te.sample(sampler, target, observers=[te.observers.MeanParamGrad()],
+                      generator=generator(1))
+    stat = phase["param_grad"]
+    assert set(stat.chains) == set(stat.mean) == {k for k, _ in net.named_parameters()}
+    for k, v in stat.mean.items():
+        assert stat.chains[k].shape == (3, *v.shape)
+        torch.testing.assert_close(v, stat.chains[k].mean(0))
+    est = te.FiniteNudge(te.Langevin(steps=8, burn_in=2, temperature=0.1, chains=3), beta=0.5)
+    g = est(net, cost, x, y, generator=generator(2))
+    free, nudged = g.phases[0.0]["param_grad"], g.phases[0.5]["param_grad"]
+    for k in g.grads:
+        reps = (nudged.chains[k] - free.chains[k]) / 0.5
+        torch.testing.assert_close(g.grads[k], reps.mean(0))
+        torch.testing.assert_close(g.stats["se"][k], reps.std(0) / math.sqrt(3))
