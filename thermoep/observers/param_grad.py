@@ -124,18 +124,18 @@ class MeanParamGrad(Observer):
                              own[k] if k in own else total[k] * scale for k in keys}, None)
         C = self.chains
         chains = {k: total[k] * scale for k in total}  # (no own parameters: see start)
-        lazy_linear = Lazy(linear, lambda k: _linear_chains()[k])
-        cache: dict = {}
+        linear_chains: dict = {}
 
-        def _linear_chains():
-            if not cache:
-                cache.update(energy.param_grad_rho(rho_linear, per_chain=True,
-                                                   terms=self.linear))
-            return cache
+        def replicates(k):
+            if k not in linear:
+                return chains[k]
+            if not linear_chains:  # every linear term's per-chain product, when first read
+                linear_chains.update(energy.param_grad_rho(rho_linear, per_chain=True,
+                                                           terms=self.linear))
+            return linear_chains[k]
 
         mean = {k: linear[k] / C if k in linear else chains[k].mean(0) for k in keys}
-        return PerChain(mean, Lazy(keys, lambda k: lazy_linear[k] if k in linear
-                                   else chains[k]))
+        return PerChain(mean, Lazy(keys, replicates))
 
 
 __all__ = ["MeanParamGrad"]
