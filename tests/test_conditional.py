@@ -88,6 +88,23 @@ def test_draw_shares_its_mode_with_the_conditional_mean(float64):
     assert law.laplace() is mode  # computed once, shared by the draw and the mean
 
 
+@pytest.mark.parametrize("kappa, lam", [(1.0, 0.0), (1.5, 0.4)])
+def test_metropolis_ratio_is_the_difference_of_residual_potentials(kappa, lam, float64):
+    """TanhLaw.residual_difference (the Metropolis step's log-ratio, written in the offsets to
+    the mode) equals r(v) − r(w) for r(x) = φ(x) − ½c(x − u*)² evaluated directly."""
+    g = torch.tensor(G)
+    law = Tanh().law(g, 0.05, kappa - 1.0, lam)   # κ = 1 + κ', λ: a nudged output's law
+    u, curv = law.laplace()
+    c = curv.clamp_min(0.5)                         # any proposal width
+    v, w = u + torch.linspace(-0.3, 0.4, len(G)), u + torch.linspace(0.2, -0.5, len(G))
+
+    def rest(x):
+        return law.potential(x) - 0.5 * c * (x - u) ** 2
+
+    torch.testing.assert_close(law.residual_difference(v, w, c), rest(v) - rest(w),
+                               rtol=1e-10, atol=1e-12)
+
+
 def test_gibbs_laws_are_those_of_the_current_state(float64):
     """The laws a sweep leaves in its state (the last block's) are the conditional laws given
     the state's other layers: what conditional Rao–Blackwellisation reads."""
