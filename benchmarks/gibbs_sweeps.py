@@ -23,10 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import torch
+from thermo_gradient_noise import seconds_per_call  # warm-up, then the mean of 3 calls
 
 import thermoep as te
 from thermoep.data.registry import load_dataset
@@ -35,14 +35,6 @@ RESULTS = Path(__file__).parent / "results"
 BATCH = 64
 #: (sweeps, burn-in): the table's 12/2 and shorter runs, with 2 and 1 burn-in sweeps
 SCHEDULES = ((12, 2), (8, 2), (6, 2), (4, 2), (3, 2), (6, 1), (4, 1))
-
-
-def seconds_per_call(est, net, cost, x, y, repeats: int = 3) -> float:
-    est(net, cost, x, y, generator=torch.Generator().manual_seed(0))  # warm-up
-    t0 = time.perf_counter()
-    for i in range(repeats):
-        est(net, cost, x, y, generator=torch.Generator().manual_seed(100 + i))
-    return (time.perf_counter() - t0) / repeats
 
 
 def estimator(name: str, sweeps: int, burn_in: int):
