@@ -34,7 +34,7 @@ from thermoep.data.registry import load_dataset
 RESULTS = Path(__file__).parent / "results"
 BATCH = 64
 #: (sweeps, burn-in): the table's 12/2 and shorter runs, with 2 and 1 burn-in sweeps
-SCHEDULES = ((12, 2), (8, 2), (6, 2), (4, 2), (3, 2), (6, 1), (4, 1))
+SCHEDULES = ((12, 2), (8, 2), (6, 2), (4, 2), (3, 2), (6, 1), (4, 1), (3, 1))
 
 
 def estimator(name: str, sweeps: int, burn_in: int):
