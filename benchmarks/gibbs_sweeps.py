@@ -44,6 +44,34 @@ def estimator(name: str, sweeps: int, burn_in: int):
     return te.PathIntegral(sampler, 1.0, nodes=2, rao_blackwell="conditional")
 
 
+class Problem:
+    """The network at its initialisation, ``batches`` batches of 64 training images, their
+    T → 0 limits and the seconds of a centered T = 0 estimate (the reference of "× centered")."""
+
+    def __init__(self, batches: int) -> None:
+        data = load_dataset("fashion-mnist", standardize="global", limit_train=BATCH * batches,
+                            limit_test=1)
+        self.net, self.cost = te.LayeredHopfield([784, 256, 10], "tanh"), te.SquaredError()
+        self.batches = [(data.train_x[i * BATCH:(i + 1) * BATCH],
+                         data.train_y[i * BATCH:(i + 1) * BATCH]) for i in range(batches)]
+        self.limits = [te.OneSided(te.Relaxation(steps=200), 1.0)(self.net, self.cost, x, y)
+                       for x, y in self.batches]
+        centered = te.Centered(te.Relaxation(steps=30, nudged_steps=10), 0.5)
+        self.centered_seconds = seconds_per_call(centered, self.net, self.cost,
+                                                 *self.batches[0])
+
+    def measure(self, est, seed: int) -> dict:
+        """Cosine and norm ratio with the limit per batch, seconds per estimate (first batch)."""
+        cos, ratio = [], []
+        for i, ((x, y), limit) in enumerate(zip(self.batches, self.limits, strict=True)):
+            g = est(self.net, self.cost, x, y, generator=torch.Generator().manual_seed(seed + i))
+            cos.append(g.cosine(limit))
+            ratio.append(float(g.flat().norm() / limit.flat().norm()))
+        s = seconds_per_call(est, self.net, self.cost, *self.batches[0])
+        return {"cosine": cos, "cosine_mean": sum(cos) / len(cos), "norm_ratio": ratio,
+                "seconds_per_batch": s, "ratio_to_centered": s / self.centered_seconds}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=3)
@@ -53,28 +81,11 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    data = load_dataset("fashion-mnist", standardize="global", limit_train=BATCH * args.batches,
-                        limit_test=1)
-    net, cost = te.LayeredHopfield([784, 256, 10], "tanh"), te.SquaredError()
-    batches = [(data.train_x[i * BATCH:(i + 1) * BATCH], data.train_y[i * BATCH:(i + 1) * BATCH])
-               for i in range(args.batches)]
-    limits = [te.OneSided(te.Relaxation(steps=200), 1.0)(net, cost, x, y) for x, y in batches]
-    centered = te.Centered(te.Relaxation(steps=30, nudged_steps=10), 0.5)
-    ref_s = seconds_per_call(centered, net, cost, *batches[0])
-    rows = []
-    for name in ("finite-nudge", "path-integral"):
-        for sweeps, burn_in in SCHEDULES:
-            est = estimator(name, sweeps, burn_in)
-            cos, ratio = [], []
-            for i, ((x, y), limit) in enumerate(zip(batches, limits, strict=True)):
-                g = est(net, cost, x, y, generator=torch.Generator().manual_seed(args.seed + i))
-                cos.append(g.cosine(limit))
-                ratio.append(float(g.flat().norm() / limit.flat().norm()))
-            s = seconds_per_call(est, net, cost, *batches[0])
-            rows.append({"estimator": name, "sweeps": sweeps, "burn_in": burn_in,
-                         "kept": sweeps - burn_in, "cosine": cos,
-                         "cosine_mean": sum(cos) / len(cos), "norm_ratio": ratio,
-                         "seconds_per_batch": s, "ratio_to_centered": s / ref_s})
+    problem = Problem(args.batches)
+    rows = [{"estimator": name, "sweeps": sweeps, "burn_in": burn_in, "kept": sweeps - burn_in,
+             **problem.measure(estimator(name, sweeps, burn_in), args.seed)}
+            for name in ("finite-nudge", "path-integral") for sweeps, burn_in in SCHEDULES]
+    ref_s = problem.centered_seconds
     RESULTS.mkdir(exist_ok=True)
     out = {"command": "python benchmarks/gibbs_sweeps.py --batches "
                       f"{args.batches}" + (f" --threads {args.threads}" if args.threads else ""),

@@ -1,0 +1,89 @@
+"""How many Langevin steps, and how long a step, does the coupled finite nudge need?
+
+The Fashion-MNIST finite-nudge row with coupled chains (fmnist_thermo_coupled.json) runs
+unadjusted Langevin (ULA) for 30 steps (10 burn-in) at step size η = 0.4 per phase, the free
+and the nudged phase as one tensor program with common random numbers. A ULA step is a damped
+Jacobi step towards the fixed point plus noise of variance 2ηT, so a larger η relaxes in fewer
+steps, up to where the simultaneous update of both layers starts to oscillate (η = 1 is the
+undamped fixed-point map). On the fmnist_thermo network (784-256-10 tanh LayeredHopfield at its
+initialisation, inputs standardised globally), T = 0.001, β = 1, 4 coupled chains, for several
+(steps, burn-in, η):
+
+- the cosine of the estimate with its T → 0 limit (one-sided EP at the relaxed fixed points,
+  200 relaxation steps), per batch of ``--batches`` batches of 64 training images, and the
+  norm ratio;
+- seconds per estimate (mean of 3 calls after a warm-up, first batch) and the same for centered
+  T = 0 EP (30 free / 10 nudged steps, β = 0.5), so "× centered" is a ratio from one run.
+
+The cosine is measured at initialisation only; whether a schedule trains as well is what a
+training run shows (benchmarks/results/fmnist_thermo_coupled_short.md).
+
+    python benchmarks/langevin_steps.py [--batches 3] [--threads 1]
+
+Writes benchmarks/results/langevin_steps.{json,md} and prints the table. Run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+
+import torch
+from gibbs_sweeps import RESULTS, Problem
+
+import thermoep as te
+
+#: (steps, burn-in, η): the table's 30/10 at 0.4, shorter runs at 0.4, and larger steps
+SCHEDULES = ((30, 10, 0.4), (20, 5, 0.4), (15, 5, 0.4), (12, 4, 0.4), (10, 3, 0.4),
+             (15, 5, 0.6), (12, 4, 0.6), (10, 3, 0.6), (12, 4, 0.8), (10, 3, 0.8),
+             (8, 3, 0.8), (10, 3, 1.0))
+
+
+def estimator(steps: int, burn_in: int, eta: float) -> te.FiniteNudge:
+    return te.FiniteNudge(te.Langevin(step_size=eta, steps=steps, burn_in=burn_in,
+                                      temperature=1e-3, chains=4, coupled=True), 1.0)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    problem = Problem(args.batches)
+    rows = [{"steps": steps, "burn_in": burn_in, "step_size": eta,
+             **problem.measure(estimator(steps, burn_in, eta), args.seed)}
+            for steps, burn_in, eta in SCHEDULES]
+    ref_s = problem.centered_seconds
+    out = {"command": "python benchmarks/langevin_steps.py --batches "
+                      f"{args.batches}" + (f" --threads {args.threads}" if args.threads else ""),
+           "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "machine": platform.processor() or platform.machine(),
+           "centered_seconds_per_batch": ref_s, "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "langevin_steps.json").write_text(json.dumps(out, indent=1) + "\n")
+    lines = ["# Langevin steps of the coupled finite nudge", "",
+             f"Command: `{out['command']}` ({out['threads']} torch threads). 784-256-10 tanh at "
+             "init, T = 0.001, β = 1, 4 coupled ULA chains. Cosine with the T → 0 limit "
+             f"(one-sided EP at the relaxed fixed points) per batch of 64 ({args.batches} "
+             "batches); time per estimate on the first batch; centered T = 0 EP: "
+             f"{1e3 * ref_s:.1f} ms.", "",
+             "| steps | burn-in | η | cosine (mean) | per batch | norm ratio | ms / batch | "
+             "× centered |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['steps']} | {r['burn_in']} | {r['step_size']:g} | "
+                     f"{r['cosine_mean']:.4f} | "
+                     + ", ".join(f"{c:.4f}" for c in r["cosine"]) + " | "
+                     + ", ".join(f"{v:.3f}" for v in r["norm_ratio"]) + " | "
+                     f"{1e3 * r['seconds_per_batch']:.1f} | {r['ratio_to_centered']:.2f} |")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "langevin_steps.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
