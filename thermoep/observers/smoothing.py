@@ -92,8 +92,9 @@ class StepSmoother:
         if not getattr(sampler, "gaussian_steps", False):
             raise ValueError(
                 f"rao_blackwell='step' needs a sampler whose next state is Gaussian given the "
-                f"current one (unadjusted Langevin, ULA), got {sampler!r}: after a Metropolis "
-                "test the next state is not Gaussian")
+                f"current one, independently per unit (unadjusted Langevin, ULA, in jacobi "
+                f"mode), got {sampler!r}: after a Metropolis test the next state is not "
+                "Gaussian, and in blocks mode a block's mean depends on the draws before it")
 
     def check(self, energy, cost) -> None:
         for layer in energy.free_layers:

@@ -15,6 +15,18 @@ Each (chain, input) pair is one chain; acceptance is per pair, a NaN energy diff
 rejection. The state caches U and ∇U so MALA costs one gradient per step; a ULA state also
 carries the Gaussian law N(m, 2ηT) its position was drawn from, for the step Rao–Blackwellisation
 (:class:`thermoep.observers.StepSmoother`).
+
+``mode``: ``"jacobi"`` (default) moves every layer at once from the same state, as above.
+``"blocks"`` (ULA only) moves the energy's layer blocks (``Energy.layer_blocks``: even, then odd
+layers of a layered network) in turn, each block's drift taken at the state its predecessors
+just left: a Gauss–Seidel order, s'_k = s_k − η∇_k U(s'_{<k}, s_{≥k}) + √(2ηT) ξ_k. Each block's
+move is still an Euler–Maruyama step of the same diffusion (the O(η) bias differs, and is known
+in closed form on a Gaussian: tests/test_samplers.py). Why: the drift step is a damped Jacobi
+step towards the fixed point, and on a layered network the simultaneous update of two coupled
+layers oscillates once the couplings grow (with singular values σ of the coupling, the step's
+factor 1 − η ± ησ leaves the unit interval for σ > (2 − η)/η), so the step size a Jacobi chain
+can take shrinks as a network trains; the block order, as in the T = 0 relaxation's blocks,
+relaxes in fewer steps at the same step size.
 """
 
 from __future__ import annotations
@@ -31,16 +43,20 @@ from .base import Target, check_nudge
 from .fields import Fields
 from .monte_carlo import MonteCarloSampler
 
+#: the orders in which a step moves the layers (module docstring)
+MODES = ("jacobi", "blocks")
+
 
 class LangevinState(NamedTuple):
     position: State
     potential: Tensor | None     # U = E + bℓ, [C, B] (MALA)
-    grad: State                  # ∇U
-    step_mean: State | None      # m = s − η∇U(s) of the step that drew position (ULA)
+    grad: State | None           # ∇U (jacobi mode)
+    step_mean: State | None      # m = s − η∇U(s) of the step that drew position (ULA, jacobi)
     step_var: float | None       # 2ηT
     chains: int
     rho: list | None = None      # ρ of every layer at position (the input as itself)
     fields: Fields | None = None  # the phase's field program (built once, in init)
+    prime: tuple | None = None   # ρ' of every free layer at position (blocks mode; None: ≡ 1)
 
 
 def check_continuous(energy, who: str) -> None:
@@ -67,22 +83,25 @@ def potential(target: Target, s: State, need_u: bool = True, fields: Fields | No
     rho = energy.with_free(x, [r for r, _ in both])
     if fields is None:
         fields = Fields(energy, target.constant_fields())
-    grads = []
-    for k, (t, layer) in enumerate(zip(s, energy.free_layers, strict=True)):
-        h = fields(k, rho, t)
-        prime = both[k][1]
-        own = layer.unit.self_grad(t)
-        grads.append(own - h if prime is None else torch.addcmul(own, prime, h, value=-1.0))
+    grads = tuple(layer_grad(target, k, t, both[k][1], fields(k, rho, t))
+                  for k, t in enumerate(s))
     u = energy.energy(x, s, rho) if need_u else None
-    L = energy.output
-    if target.nudged:
-        if need_u:
-            ell = target.cost.value(s[L], target.y)
-            u = u + target.nudge_for(ell) * ell
-        dl = target.cost.grad(s[L], target.y)
+    if target.nudged and need_u:
+        ell = target.cost.value(s[energy.output], target.y)
+        u = u + target.nudge_for(ell) * ell
+    return u, grads, rho
+
+
+def layer_grad(target: Target, k: int, t: Tensor, prime: Tensor | None, h: Tensor) -> Tensor:
+    """∇_k U of free layer k at state ``t`` with ρ'(t) = ``prime`` (None: ≡ 1) and field h:
+    c'(t) − ρ'(t) h, plus b ∂ℓ/∂s for the output layer of a nudged target."""
+    own = target.energy.free_layers[k].unit.self_grad(t)
+    g = own - h if prime is None else torch.addcmul(own, prime, h, value=-1.0)
+    if target.nudged and k == target.energy.output:
+        dl = target.cost.grad(t, target.y)
         b = target.nudge_for(dl)
-        grads[L] = grads[L].add(dl, alpha=b) if isinstance(b, float) else grads[L] + b * dl
-    return u, tuple(grads), rho
+        g = g.add(dl, alpha=b) if isinstance(b, float) else g + b * dl
+    return g
 
 
 class Langevin(MonteCarloSampler):
@@ -92,25 +111,32 @@ class Langevin(MonteCarloSampler):
 
     def __init__(self, step_size: float = 0.4, steps: int = 30, burn_in: int = 10,
                  temperature: float = 0.01, metropolis: bool = False, chains: int = 4,
-                 thin: int = 1, coupled: bool = False) -> None:
+                 thin: int = 1, coupled: bool = False, mode: str = "jacobi") -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
                          thin=thin, coupled=coupled)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "blocks" and self.metropolis:
+            raise ValueError("mode='blocks' is unadjusted Langevin: MALA's Metropolis test is "
+                             "for a move of every layer at once (use mode='jacobi')")
+        self.mode = mode
 
     #: runs a stacked target (several nudges as one tensor program, common random numbers)
     stacks_nudges = True
 
     @property
     def gaussian_steps(self) -> bool:
-        """ULA: the next state is N(s − η∇U(s), 2ηT) given the current one."""
-        return not self.metropolis
+        """ULA in jacobi mode: the next state is N(s − η∇U(s), 2ηT) given the current one,
+        independently per unit (in blocks mode a block's mean depends on the draws before it)."""
+        return not self.metropolis and self.mode == "jacobi"
 
     def __repr__(self) -> str:
         return (f"Langevin(step_size={self.step_size}, steps={self.steps}, "
                 f"burn_in={self.burn_in}, temperature={self.temperature}, "
                 f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled})")
+                f"coupled={self.coupled}, mode={self.mode!r})")
 
     def check(self, energy, cost) -> None:
         check_continuous(energy, "Langevin")
@@ -127,6 +153,8 @@ class Langevin(MonteCarloSampler):
         return LangevinState(pos, u, g, None, None, self.chains, rho, fields)
 
     def step(self, target: Target, state: LangevinState, t: int, generator=None):
+        if self.mode == "blocks":
+            return self._blocks_step(target, state, generator), None
         eta, T = self.step_size, self.temperature
         noise = math.sqrt(2.0 * eta * T)
         mean = tuple(p.add(g, alpha=-eta) for p, g in zip(state.position, state.grad, strict=True))
@@ -164,17 +192,41 @@ class Langevin(MonteCarloSampler):
                             state.chains, rho, state.fields)
         return new, {"acceptance": accept.to(log_alpha.dtype).mean()}
 
+    def _blocks_step(self, target: Target, state: LangevinState, generator) -> LangevinState:
+        """One step in blocks mode: each layer block moves from the state the blocks before it
+        left (module docstring)."""
+        energy = target.energy
+        eta = self.step_size
+        noise = math.sqrt(2.0 * eta * self.temperature)
+        lead = 0 if target.phases is None else 1  # stacked phases share the noise
+        pos, rho = list(state.position), list(state.rho)
+        prime = (list(state.prime) if state.prime is not None
+                 else [energy.rho_and_prime(k, t)[1] for k, t in enumerate(pos)])
+        for block in energy.layer_blocks:
+            moved = []
+            for k in block:
+                g = layer_grad(target, k, pos[k], prime[k], state.fields(k, rho, pos[k]))
+                new = pos[k].add(g, alpha=-eta)
+                moved.append((k, new.add_(torch.randn(new.shape[lead:], generator=generator,
+                                                      dtype=new.dtype, device=new.device),
+                                          alpha=noise)))
+            for k, new in moved:
+                pos[k] = new
+                rho[energy._layer_of_free[k]], prime[k] = energy.rho_and_prime(k, new)
+        return LangevinState(tuple(pos), None, None, None, None, state.chains, rho,
+                             state.fields, tuple(prime))
+
     def select(self, target: Target, state: LangevinState, p: int) -> LangevinState:
         """Phase p of a stacked target's state."""
         def take(ts):
-            return None if ts is None else tuple(t[p] for t in ts)
+            return None if ts is None else tuple(None if t is None else t[p] for t in ts)
 
         free = target.energy._free_of
         rho = None if state.rho is None else [r[p] if j in free else r
                                               for j, r in enumerate(state.rho)]
         return LangevinState(take(state.position), None if state.potential is None else
                              state.potential[p], take(state.grad), take(state.step_mean),
-                             state.step_var, state.chains, rho, state.fields)
+                             state.step_var, state.chains, rho, state.fields, take(state.prime))
 
 
-__all__ = ["Langevin", "LangevinState", "check_continuous", "potential"]
+__all__ = ["MODES", "Langevin", "LangevinState", "check_continuous", "layer_grad", "potential"]
