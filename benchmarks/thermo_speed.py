@@ -8,9 +8,10 @@ Three training steps (estimator call, gradient write, Adam step), each timed ove
   the negative nudge has no equilibrium);
 - ``finite-nudge``: coupled ULA, 4 chains, 30 steps (10 burn-in), step 0.4 (the table's
   setting);
-- ``finite-nudge-12``: the same with 12 steps (4 burn-in) at step 0.8
-  (``benchmarks/langevin_steps.py``: cosine 0.9995 with the T → 0 limit at initialisation,
-  against 0.9998 for 30 steps at 0.4);
+- ``finite-nudge-blocks``: the same with 12 steps (4 burn-in) at step 0.5 in blocks mode (the
+  layers moved in turn, ``Langevin(mode="blocks")``; ``benchmarks/langevin_steps.py``: cosine
+  0.9985 with the T → 0 limit at initialisation, free-phase cost on the trained network 0.0571
+  against 0.0561 for 30 steps at 0.4);
 - ``path-integral``: block Gibbs with conditional Rao–Blackwellisation, 12 sweeps (2 burn-in),
   2 Gauss–Legendre nodes, 4 chains (the table's setting);
 - ``path-integral-3``: the same with 3 sweeps (1 burn-in), the shortest schedule whose gradient
@@ -55,8 +56,9 @@ CONFIGS = {
                      beta=0.5),
     "finite-nudge": dict(estimator="finite-nudge", sampler="langevin", temperature=0.001,
                          steps=30, burn_in=10, chains=4, step_size=0.4, coupled=True),
-    "finite-nudge-12": dict(estimator="finite-nudge", sampler="langevin", temperature=0.001,
-                            steps=12, burn_in=4, chains=4, step_size=0.8, coupled=True),
+    "finite-nudge-blocks": dict(estimator="finite-nudge", sampler="langevin", temperature=0.001,
+                                steps=12, burn_in=4, chains=4, step_size=0.5, coupled=True,
+                                **{"sampler.mode": "blocks"}),
     "path-integral": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
                           steps=12, burn_in=2, chains=4, nodes=2, conditional=True),
     "path-integral-3": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
