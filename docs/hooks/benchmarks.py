@@ -23,6 +23,8 @@ PATTERNS = (
     "benchmarks/results/*.nc",
     "benchmarks/results/*/*.nc",   # one run's file and log per seed (e.g. mnist_binary/)
     "benchmarks/results/*/*.log",
+    "benchmarks/results/*/*/*.nc",  # the same per schedule (e.g. fmnist_thermo_coupled_short/)
+    "benchmarks/results/*/*/*.log",
 )
 
 
