@@ -188,3 +188,36 @@ def test_the_builders_build_what_the_config_says():
     energy, cost = RunConfig.of(hidden=[12], cost="softmax-readout",
                                 energy="prototypical").resolved().make_model((64,), 10)
     assert energy.sizes == (64, 12) and cost.classes == 10
+
+
+def test_the_evaluation_sampler_takes_its_own_steps_and_burn_in():
+    from thermoep.experiment import build
+
+    cfg = RunConfig.of(dataset="digits", limit_train=64, limit_test=32, energy="boltzmann",
+                       hidden=[8], estimator="finite-nudge", sampler="gibbs", steps=3,
+                       burn_in=1, eval_steps=12, eval_burn_in=2)
+    built = build(cfg)
+    assert (built.estimator.sampler.sweeps, built.estimator.sampler.burn_in) == (3, 1)
+    assert type(built.eval_sampler) is type(built.estimator.sampler)
+    assert (built.eval_sampler.sweeps, built.eval_sampler.burn_in) == (12, 2)
+    assert built.eval_sampler.chains == built.estimator.sampler.chains
+    # without the settings the evaluation runs the training sampler itself
+    plain = build(RunConfig.of(dataset="digits", limit_train=64, limit_test=32,
+                               energy="boltzmann", hidden=[8], estimator="finite-nudge"))
+    assert plain.eval_sampler is plain.estimator.sampler
+    with pytest.raises(ValueError, match="run.eval_burn_in: sampler 'relax' has no burn_in"):
+        RunConfig.of(dataset="digits", eval_burn_in=2).resolved().make_eval_sampler()
+    with pytest.raises(ValueError, match="run.eval_steps / run.eval_burn_in: burn_in must be"):
+        RunConfig.of(dataset="digits", energy="boltzmann", estimator="finite-nudge",
+                     eval_steps=4, eval_burn_in=4).resolved().make_eval_sampler()
+
+
+def test_train_takes_the_evaluation_sampler_from_the_command_line(tmp_path):
+    out = tmp_path / "run.nc"
+    result = CliRunner().invoke(app, [
+        "train", "--dataset", "digits", "--limit-train", "64", "--limit-test", "32",
+        "--binary", "--hidden", "8", "--steps", "3", "--burn-in", "1", "--eval-steps", "12",
+        "--eval-burn-in", "2", "--epochs", "1", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = results.config_of(results.load(out))["run"]
+    assert (run["eval_steps"], run["eval_burn_in"]) == (12, 2)

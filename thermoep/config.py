@@ -60,7 +60,7 @@ SHORT = {
     "ema_decay": "optim.ema_decay",
     "epochs": "run.epochs", "batch_size": "run.batch_size", "seed": "run.seed",
     "device": "run.device", "dtype": "run.dtype", "lipschitz": "run.lipschitz",
-    "compile": "run.compile",
+    "compile": "run.compile", "eval_steps": "run.eval_steps", "eval_burn_in": "run.eval_burn_in",
 }
 #: what ``--binary`` (``binary = true``) sets: binary units, trained by the finite nudge with
 #: block Gibbs at the settings measured to train them on MNIST (benchmarks/results/
@@ -139,7 +139,10 @@ class OptimConfig:
 class RunSettings:
     """How long, in which batches, with which seed, where (``lipschitz``: record the Lipschitz
     constant of the relaxation map every epoch; ``compile``: torch.compile the samplers'
-    elementwise kernels, :mod:`thermoep.compilation`)."""
+    elementwise kernels, :mod:`thermoep.compilation`; ``eval_steps`` / ``eval_burn_in``: the
+    test evaluation's sampler takes these steps — Gibbs: sweeps — and burn-in instead of the
+    training sampler's, for a short training schedule whose free phase is too short to predict
+    from)."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -148,6 +151,8 @@ class RunSettings:
     dtype: str = "float32"
     lipschitz: bool = False
     compile: bool = False
+    eval_steps: int | None = None
+    eval_burn_in: int | None = None
 
 
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "sampler": SamplerConfig,
@@ -504,6 +509,27 @@ class RunConfig:
     def make_sampler(self):
         reg = _registries()
         return reg["sampler"][self.sampler.name](**self.sampler.params)
+
+    def make_eval_sampler(self):
+        """The test evaluation's sampler: the training sampler with ``run.eval_steps`` and
+        ``run.eval_burn_in`` in place of its steps and burn-in where they are given."""
+        r = self.run
+        if r.eval_steps is None and r.eval_burn_in is None:
+            return self.make_sampler()
+        params = dict(self.sampler.params)
+        for value, keys, what in ((r.eval_steps, ("steps", "sweeps"), "steps"),
+                                  (r.eval_burn_in, ("burn_in",), "burn_in")):
+            if value is None:
+                continue
+            key = next((k for k in keys if k in params), None)
+            if key is None:
+                raise ValueError(f"run.eval_{what}: sampler {self.sampler.name!r} has no "
+                                 f"{what}")
+            params[key] = value
+        try:
+            return _registries()["sampler"][self.sampler.name](**params)
+        except ValueError as exc:
+            raise ValueError(f"run.eval_steps / run.eval_burn_in: {exc}") from None
 
     def make_estimator(self, sampler=None):
         """The estimator on ``sampler`` (default :meth:`make_sampler`), its coin seeded from

@@ -179,6 +179,12 @@ def train(
                        "elementwise kernels (tanh units' Gibbs laws); costs a minute or more "
                        "before the first batch, falls back to eager where it fails.",
                        rich_help_panel=R)] = False,
+    eval_steps: Annotated[int | None, typer.Option(help="Steps (Gibbs: sweeps) of the test "
+                          "evaluation's sampler (default: the training sampler's).",
+                          rich_help_panel=R)] = None,
+    eval_burn_in: Annotated[int | None, typer.Option(help="Burn-in of the test evaluation's "
+                            "sampler (default: the training sampler's).",
+                            rich_help_panel=R)] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Results file (netCDF; default "
                         "runs/<dataset>-<estimator>.nc).", rich_help_panel=R)] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs (0 = never);"
@@ -208,7 +214,7 @@ def train(
         "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
         "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule,
         "warmup_epochs": warmup_epochs, "ema_decay": ema_decay, "seed": seed, "device": device,
-        "dtype": dtype,
+        "dtype": dtype, "eval_steps": eval_steps, "eval_burn_in": eval_burn_in,
     }
     try:
         values = {k: v for k, v in given.items() if v is not None}
