@@ -20,13 +20,14 @@ carries the Gaussian law N(m, 2ηT) its position was drawn from, for the step Ra
 ``"blocks"`` (ULA only) moves the energy's layer blocks (``Energy.layer_blocks``: even, then odd
 layers of a layered network) in turn, each block's drift taken at the state its predecessors
 just left: a Gauss–Seidel order, s'_k = s_k − η∇_k U(s'_{<k}, s_{≥k}) + √(2ηT) ξ_k. Each block's
-move is still an Euler–Maruyama step of the same diffusion (the O(η) bias differs, and is known
-in closed form on a Gaussian: tests/test_samplers.py). Why: the drift step is a damped Jacobi
-step towards the fixed point, and on a layered network the simultaneous update of two coupled
-layers oscillates once the couplings grow (with singular values σ of the coupling, the step's
-factor 1 − η ± ησ leaves the unit interval for σ > (2 − η)/η), so the step size a Jacobi chain
-can take shrinks as a network trains; the block order, as in the T = 0 relaxation's blocks,
-relaxes in fewer steps at the same step size.
+move is still an Euler–Maruyama step of the same diffusion (the O(η) bias differs; both laws are
+known in closed form on a Gaussian network: tests/test_langevin_blocks.py). Why: a drift step is
+a damped step towards the fixed point. Moving coupled layers together (jacobi), the coupling
+enters each step's factor (1 − η ± ησ for the singular values σ of a linear coupling); moving
+them in turn, as the T = 0 relaxation's blocks do, each layer sees its neighbours' fresh states
+and the chain relaxes in fewer steps at the same η (benchmarks/results/langevin_steps.md).
+Either order is stable only for η below 2 over the stiffest unit's curvature, which grows as a
+network trains: choose η on a trained network, not at initialisation.
 """
 
 from __future__ import annotations
