@@ -72,6 +72,14 @@ class Problem:
                 "seconds_per_batch": s, "ratio_to_centered": s / self.centered_seconds}
 
 
+def measured_cells(r: dict, ms: str = ".0f", ratio: str = ".1f") -> str:
+    """The Markdown cells of one :meth:`Problem.measure` row: mean cosine, per-batch cosines,
+    norm ratios, ms per batch, × centered."""
+    return (f"{r['cosine_mean']:.4f} | " + ", ".join(f"{c:.4f}" for c in r["cosine"]) + " | "
+            + ", ".join(f"{v:.3f}" for v in r["norm_ratio"]) + " | "
+            f"{1e3 * r['seconds_per_batch']:{ms}} | {r['ratio_to_centered']:{ratio}} |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=3)
@@ -103,10 +111,7 @@ def main(argv=None) -> None:
              "ms / batch | × centered |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['estimator']} | {r['sweeps']} | {r['burn_in']} | "
-                     f"{r['cosine_mean']:.4f} | "
-                     + ", ".join(f"{c:.4f}" for c in r["cosine"]) + " | "
-                     + ", ".join(f"{v:.3f}" for v in r["norm_ratio"]) + " | "
-                     f"{1e3 * r['seconds_per_batch']:.0f} | {r['ratio_to_centered']:.1f} |")
+                     + measured_cells(r))
     text = "\n".join(lines) + "\n"
     (RESULTS / "gibbs_sweeps.md").write_text(text)
     print(text)

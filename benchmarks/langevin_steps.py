@@ -35,7 +35,7 @@ import json
 import platform
 
 import torch
-from gibbs_sweeps import RESULTS, Problem
+from gibbs_sweeps import RESULTS, Problem, measured_cells
 
 import thermoep as te
 
@@ -111,10 +111,7 @@ def main(argv=None) -> None:
              "ms / batch | × centered |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['steps']} | {r['burn_in']} | {r['step_size']:g} | {r['mode']} | "
-                     f"{r['cosine_mean']:.4f} | "
-                     + ", ".join(f"{c:.4f}" for c in r["cosine"]) + " | "
-                     + ", ".join(f"{v:.3f}" for v in r["norm_ratio"]) + " | "
-                     f"{1e3 * r['seconds_per_batch']:.1f} | {r['ratio_to_centered']:.2f} |")
+                     + measured_cells(r, ms=".1f", ratio=".2f"))
     trained = out["trained"]
     if trained:
         lines += ["", f"Free phase on the trained network (`{trained['checkpoint']}`), mean cost "

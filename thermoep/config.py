@@ -511,11 +511,12 @@ class RunConfig:
         return reg["sampler"][self.sampler.name](**self.sampler.params)
 
     def make_eval_sampler(self):
-        """The test evaluation's sampler: the training sampler with ``run.eval_steps`` and
-        ``run.eval_burn_in`` in place of its steps and burn-in where they are given."""
+        """The test evaluation's own sampler: the training sampler with ``run.eval_steps`` and
+        ``run.eval_burn_in`` in place of its steps and burn-in where they are given; None when
+        neither is (the evaluation then runs the training sampler itself)."""
         r = self.run
         if r.eval_steps is None and r.eval_burn_in is None:
-            return self.make_sampler()
+            return None
         params = dict(self.sampler.params)
         for value, keys, what in ((r.eval_steps, ("steps", "sweeps"), "steps"),
                                   (r.eval_burn_in, ("burn_in",), "burn_in")):

@@ -150,8 +150,9 @@ def build(cfg: RunConfig) -> Built:
     opt, sched = make_optimizer(cfg, model, cost)
     gen = torch.Generator(device="cpu" if device.type == "cpu" else device)
     gen.manual_seed(cfg.run.seed)
-    evaluation = (estimator.sampler if cfg.run.eval_steps is None and cfg.run.eval_burn_in is None
-                  else cfg.make_eval_sampler())
+    evaluation = cfg.make_eval_sampler()
+    if evaluation is None:
+        evaluation = estimator.sampler
     return Built(data, model, cost, estimator, opt, sched, evaluation, gen)
 
 
