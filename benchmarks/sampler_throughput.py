@@ -47,7 +47,9 @@ static in the compiled scan), a burn-in from the libraries' own random initial s
 (``--burn-in`` sweeps, timed as the pilot that sizes the measurement), then the measured run of
 ``sweeps`` sweeps chosen so it takes about ``--target-seconds`` (at least ``--min-sweeps``;
 rerun with a rescaled count when it took under 40 % of the target, the pilot having been
-dominated by fixed costs). None of setup, warm-up and burn-in is in the timed wall. The measured
+dominated by fixed costs), measured ``--repeats`` times (default 3): the row is the run with the
+median wall, and the table gives the range of all runs (one-chain cells vary by ±15 % from run
+to run on this machine). None of setup, warm-up and burn-in is in the timed wall. The measured
 run records the energy trace at
 every sweep, in each library inside its own loop and by the same formula, −hᵀσ − Σ w σ_i σ_j over
 the arrays of :func:`spin_form` (a matmul per dense layer pair; two shifts for the stencil
@@ -317,7 +319,7 @@ def thermoep_marginals(energy, x, T, chains, sweeps, burn_in, seed):
 
 
 def thermoep_run(energy, x, form, T, chains, *, burn_in, target_s, min_sweeps, seed,
-                 profile=False):
+                 repeats=1, profile=False):
     gen = torch.Generator().manual_seed(seed)
     target = _target(energy, x)
     t = time.perf_counter()
@@ -337,10 +339,10 @@ def thermoep_run(energy, x, form, T, chains, *, burn_in, target_s, min_sweeps, s
         measured = te.sample(gibbs, target, init=phase.state, observers=[trace], generator=gen)
         return time.perf_counter() - t, measured
 
-    sweeps, wall, measured = _calibrated(run, target_s * burn_in / burn_s, min_sweeps,
-                                         target_s)
+    sweeps, wall, measured, walls = _calibrated(run, target_s * burn_in / burn_s, min_sweeps,
+                                                target_s, repeats=repeats)
     out = {"warmup_s": warmup, "burn_in_s": burn_s, "sweeps": sweeps, "wall_s": wall,
-           "trace": measured["energy_trace"].double()}
+           "walls_s": walls, "trace": measured["energy_trace"].double()}
     if profile:
         out["profile"] = thermoep_profile(target, measured.state, T, chains, max(3, sweeps // 10))
     return out
@@ -352,17 +354,22 @@ def trace_batch(chains: int, units: int, numbers: int = 2 ** 22, most: int = 256
     return max(1, min(most, numbers // max(1, chains * units)))
 
 
-def _calibrated(run, estimate: float, min_sweeps: int, target_s: float, tries: int = 3):
+def _calibrated(run, estimate: float, min_sweeps: int, target_s: float, tries: int = 3,
+                repeats: int = 1):
     """``run(sweeps) -> (wall, result)`` from the pilot's estimate of the sweeps that take
     ``target_s``, rerun (at most ``tries`` times) with a rescaled count while it took under 40 %
-    of the target (a pilot dominated by fixed costs). Returns (sweeps, wall, result)."""
+    of the target (a pilot dominated by fixed costs); then ``repeats − 1`` more runs of that
+    count. Returns (sweeps, wall, result) of the run with the median wall, and every wall."""
     sweeps = max(min_sweeps, int(estimate))
     for _ in range(tries):
         wall, result = run(sweeps)
         if wall >= 0.4 * target_s:
             break
         sweeps = max(min_sweeps, int(sweeps * target_s / max(wall, 1e-6)))
-    return sweeps, wall, result
+    runs = [(wall, result)] + [run(sweeps) for _ in range(repeats - 1)]
+    walls = [w for w, _ in runs]
+    wall, result = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    return sweeps, wall, result, walls
 
 
 def thermoep_profile(target, init, T, chains, sweeps) -> dict:
@@ -482,7 +489,7 @@ def thrml_marginals(model: ThrmlModel, chains, sweeps, burn_in, seed) -> torch.T
     return (m + 1.0) / 2.0 if model.form.binary else m
 
 
-def thrml_run(model: ThrmlModel, chains, *, burn_in, target_s, min_sweeps, seed):
+def thrml_run(model: ThrmlModel, chains, *, burn_in, target_s, min_sweeps, seed, repeats=1):
     import jax
 
     burn_fn, c1 = model.compiled(chains, burn_in, 1, "state")
@@ -504,9 +511,10 @@ def thrml_run(model: ThrmlModel, chains, *, burn_in, target_s, min_sweeps, seed)
         trace = jax.block_until_ready(fn(keys, state))
         return time.perf_counter() - t, trace
 
-    sweeps, wall, trace = _calibrated(run, target_s * burn_in / burn_s, min_sweeps, target_s)
+    sweeps, wall, trace, walls = _calibrated(run, target_s * burn_in / burn_s, min_sweeps,
+                                             target_s, repeats=repeats)
     return {"warmup_s": sum(compile_s), "burn_in_s": burn_s, "sweeps": sweeps, "wall_s": wall,
-            "trace": torch.tensor(np.array(trace)[:, 1:], dtype=torch.float64)}
+            "walls_s": walls, "trace": torch.tensor(np.array(trace)[:, 1:], dtype=torch.float64)}
 
 
 # -- the checks and the table ----------------------------------------------------------------------
@@ -576,15 +584,18 @@ def versions() -> dict:
     return out
 
 
-HEAD = ("| library | model | chains | sweeps | spin updates/s | ESS | ESS/s | ESS/sweep | "
-        "wall s | warm-up s | setup s |")
+HEAD = ("| library | model | chains | sweeps | spin updates/s | of runs (min–max) | ESS | ESS/s | "
+        "ESS/sweep | wall s | warm-up s | setup s |")
 
 
 def table(rows) -> str:
-    lines = [HEAD, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [HEAD, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        runs = r.get("spin_updates_per_s_runs", [r["spin_updates_per_s"]])
+        spread = (f"{min(runs):.3g}–{max(runs):.3g} ({len(runs)})" if len(runs) > 1 else "1 run")
         lines.append(f"| {r['library']} | {r['model']} | {r['chains']} | {r['sweeps']} | "
-                     f"{r['spin_updates_per_s']:.3g} | {r['ess']:.0f} | {r['ess_per_s']:.3g} | "
+                     f"{r['spin_updates_per_s']:.3g} | {spread} | {r['ess']:.0f} | "
+                     f"{r['ess_per_s']:.3g} | "
                      f"{r['ess_per_sweep']:.3g} | {r['wall_s']:.2f} | {r['warmup_s']:.3f} | "
                      f"{r['setup_s']:.2f} |")
     return "\n".join(lines)
@@ -612,6 +623,8 @@ def main(argv=None) -> None:
     ap.add_argument("--target-seconds", type=float, default=None,
                     help="wall time of one measurement (default 2; quick 0.2)")
     ap.add_argument("--min-sweeps", type=int, default=None, help="default 20; quick 10")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="measured runs per cell, the median's row kept (default 3; quick 1)")
     ap.add_argument("--profile", action="store_true",
                     help="torch.profiler tables for thermoep's cells")
     ap.add_argument("--with-nuts", action="store_true",
@@ -628,6 +641,9 @@ def main(argv=None) -> None:
     burn_in = args.burn_in or (10 if q else 30)
     target_s = args.target_seconds or (0.2 if q else 2.0)
     min_sweeps = args.min_sweeps or (10 if q else 20)
+    repeats = args.repeats if args.repeats is not None else (1 if q else 3)
+    if repeats < 1:
+        ap.error("--repeats must be at least 1")
     out = args.out or (Path("/tmp/sampler_throughput_quick") if q
                        else RESULTS / "sampler_throughput")
     torch.set_num_threads(1)
@@ -676,7 +692,7 @@ def main(argv=None) -> None:
                 setup = te_setup
             for C in chains:
                 kw = dict(burn_in=burn_in, target_s=target_s, min_sweeps=min_sweeps,
-                          seed=args.seed + C)
+                          seed=args.seed + C, repeats=repeats)
                 if lib == "thermoep":
                     r = thermoep_run(energy, x, form, T, C, profile=args.profile, **kw)
                 else:
@@ -686,6 +702,8 @@ def main(argv=None) -> None:
                        "free_units": n, "blocks": [len(b) for b in form.blocks],
                        "sweeps": r["sweeps"], "wall_s": r["wall_s"],
                        "spin_updates_per_s": C * n * r["sweeps"] / r["wall_s"],
+                       "spin_updates_per_s_runs": [C * n * r["sweeps"] / w
+                                                   for w in r["walls_s"]],
                        "ess": e, "ess_per_s": e / r["wall_s"], "ess_per_sweep": e / r["sweeps"],
                        "warmup_s": r["warmup_s"], "burn_in_sweeps": burn_in,
                        "burn_in_s": r["burn_in_s"], "setup_s": setup}

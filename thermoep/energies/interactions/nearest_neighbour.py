@@ -82,6 +82,9 @@ class NearestNeighbour(Interaction):
                              "a site is its own neighbour)")
         self.nd = layer.ndim
         self.grid, self.periodic, self.per_bond = grid, bool(periodic), bool(per_bond)
+        # one J on a torus: the field's fast path, decided once (a sweep at one chain is a few
+        # small kernels, so a per-call check is a measurable share of it)
+        self._shared_torus = self.periodic and not self.per_bond
         shape = (2, *grid) if per_bond else ()
         if coupling is None:
             bound = 0.5 if init_scale is None else float(init_scale)
@@ -117,7 +120,7 @@ class NearestNeighbour(Interaction):
     def _couplings(self, like: Tensor) -> tuple[Tensor, Tensor] | None:
         """(J→, J↓) broadcastable to ``[..., *grid]``, zero on absent bonds; None for the shared
         J of a torus (the fast path multiplies once)."""
-        if not self.per_bond and self.periodic:
+        if self._shared_torus:
             return None
         w = self.weight.to(like.dtype) if like.is_complex() else self.weight
         j = (w if self.per_bond else w.expand(2, *self.grid)) * self._bond_mask()
@@ -141,7 +144,7 @@ class NearestNeighbour(Interaction):
 
     def field(self, i, r, base: Tensor | None = None):
         g = self._grid(r)
-        j = self._couplings(g)
+        j = None if self._shared_torus else self._couplings(g)
         if j is None:
             w = self.weight.to(g.dtype) if g.is_complex() else self.weight
             # in place on the fresh roll: at one chain the field is a few small kernels
