@@ -220,3 +220,32 @@ def test_conditional_settings_are_validated():
     with pytest.raises(ValueError, match="choose one Rao"):
         RunConfig.of(sampler="langevin", conditional=True, rao_blackwell=True,
                      **base).resolved()
+
+
+def test_tanh_mode_from_a_start_where_newton_oscillates():
+    """A unit whose Newton iterations jump between both ends of the bracket (start near 0,
+    field ≈ 5.6: the step from u ≈ 0 lands near g, the one from there near 0) still gets its
+    mode: the root of φ'(u) = κu − λ − g sech²u found by scipy's brentq in float64, within the
+    Newton tolerance, in float32 at T = 10⁻³, for a grid of fields and starts (nudged output
+    laws included)."""
+    from scipy.optimize import brentq
+
+    T = 1e-3
+    band = torch.linspace(5.5, 5.8, 31)  # the old safeguard cycled near ±5.63 (a narrow band)
+    fields = torch.cat([torch.linspace(-12.0, 12.0, 97), band, -band])
+    starts = torch.tensor([-6.0, -1.0, -0.01, 0.0, 0.0064, 0.3, 2.0, 6.0])
+    g = fields.repeat_interleave(len(starts))
+    start = starts.repeat(len(fields))
+    for kappa, lam in [(1.0, 0.0), (1.5, 0.4)]:
+        u, _ = Tanh().law(g, T, kappa - 1.0, lam, start=start).laplace()
+
+        def slope(v, gv):
+            return kappa * v - lam - gv / math.cosh(v) ** 2
+
+        ref = torch.tensor([brentq(slope, (lam + min(0.0, gv)) / kappa - 1e-9,
+                                   (lam + max(0.0, gv)) / kappa + 1e-9, args=(gv,), xtol=1e-12)
+                            for gv in g.double().tolist()])
+        err = (u.double() - ref).abs()
+        # tolerance 10⁻³√T on the step, plus float32 rounding of u (|u| ≤ 12)
+        assert err.max() < 1e-3 * math.sqrt(T) + 1e-5, (kappa, float(err.max()),
+                                                        float(g[err.argmax()]))

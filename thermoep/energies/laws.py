@@ -242,7 +242,12 @@ def _pick(v, idx):
 
 
 def _bracketed_newton(g, kappa, lam, u, lo, hi, tol):
-    """Root of φ'(u) = κu − λ − g sech²u in [lo, hi] (a sign change), Newton with bisection."""
+    """Root of φ'(u) = κu − λ − g sech²u in [lo, hi] (a sign change): Newton safeguarded by
+    bisection (as Numerical Recipes' ``rtsafe``). A Newton point is taken only inside the
+    bracket and when it moves by at most half the bracket's width; otherwise the bracket is
+    halved. Without the second condition, from a start near 0 with g ≈ 5.6, Newton jumps
+    between both ends of the bracket while shrinking it by ~1 % a step (200 steps did not
+    converge), and such units cost most of a path-integral training step."""
     for _ in range(200):
         t = torch.tanh(u)
         sech2 = 1.0 - t * t
@@ -250,8 +255,11 @@ def _bracketed_newton(g, kappa, lam, u, lo, hi, tol):
         lo = torch.where(slope < 0, u, lo)
         hi = torch.where(slope > 0, u, hi)
         newton = u - slope / (kappa + 2.0 * g * t * sech2).clamp_min(1e-3 * kappa)
-        close = (newton - u).abs() <= tol
-        u = torch.where(close | ((newton > lo) & (newton < hi)), newton, 0.5 * (lo + hi))
+        width = hi - lo
+        accept = (newton > lo) & (newton < hi) & ((newton - u).abs() <= 0.5 * width)
+        nxt = torch.where(accept, newton, 0.5 * (lo + hi))
+        close = ((nxt - u).abs() <= tol) | (width <= tol)
+        u = nxt
         if bool(close.all()):
             break
     return u
