@@ -249,3 +249,29 @@ def test_tanh_mode_from_a_start_where_newton_oscillates():
         # tolerance 10⁻³√T on the step, plus float32 rounding of u (|u| ≤ 12)
         assert err.max() < 1e-3 * math.sqrt(T) + 1e-5, (kappa, float(err.max()),
                                                         float(g[err.argmax()]))
+
+
+def test_gibbs_first_sweep_from_the_initial_zeros_needs_no_bracketed_search(monkeypatch):
+    """From the energy's initial zeros (no warm start), the first sweep starts each tanh law's
+    mode search at the law's own guess, not at 0: with fields of ≈ 5.6 Newton from 0 would cycle
+    and fall back to the slow bracketed search, which here must not be called at all. Given the
+    same zeros as an explicit warm start, the search does start from them (and needs it)."""
+    import thermoep.energies.laws as laws
+
+    calls = []
+
+    def refuse(*args):
+        calls.append(args[0].numel())
+        return _original(*args)
+
+    _original = laws._bracketed_newton
+    monkeypatch.setattr(laws, "_bracketed_newton", refuse)
+    net = te.LayeredHopfield([3, 16, 2], "tanh")
+    g = torch.linspace(5.55, 5.7, 16)
+    x, zeros = _bias_only(net, g)
+    target = te.Target.of(net, te.SquaredError(), x, torch.tensor([0]))
+    gibbs = te.Gibbs(sweeps=3, burn_in=1, temperature=1e-3, chains=2)
+    te.sample(gibbs, target, generator=generator(0))
+    assert calls == []
+    te.sample(gibbs, target, init=zeros, generator=generator(0))
+    assert calls and calls[0] > 0

@@ -35,6 +35,11 @@ class GibbsState(NamedTuple):
     chains: int
     plan: _Plan | None = None
     rho: list | None = None  # ρ of every layer at ``position`` under ``plan.target``
+    # whether ``position`` says where the units are (a warm start or a drawn state): the
+    # energy's initial zeros are no start for a law's mode search (from 0 with a field of a few
+    # units, Newton jumps between the ends of its bracket), so the first sweep from them starts
+    # each law at its own default guess
+    warm: bool = True
 
 
 class _Plan:
@@ -100,7 +105,7 @@ class Gibbs(MonteCarloSampler):
         if not energy.discrete:
             check_nudge(energy, cost, target.nudge)
         return GibbsState(self.initial_state(target, init, generator), {}, self.chains,
-                          _Plan(self, target))
+                          _Plan(self, target), warm=init is not None)
 
     def step(self, target: Target, state: GibbsState, t: int, generator=None):
         plan = state.plan
@@ -123,7 +128,8 @@ class Gibbs(MonteCarloSampler):
                 if k == plan.out and plan.quadratic is not None:
                     curvature, lam = plan.quadratic
                     linear = lam.expand_as(s[k])
-                law = plan.units[k].law(h, T, curvature, linear, start=s[k])
+                law = plan.units[k].law(h, T, curvature, linear,
+                                        start=s[k] if state.warm else None)
                 value, acc = draw(law, s[k], generator, exact)
                 if mask is not None:
                     value = torch.where(mask, value, s[k])
