@@ -18,11 +18,15 @@ Three training steps (estimator call, gradient write, Adam step), each timed ove
   cosine 0.931 with the T → 0 limit at initialisation, against 0.985 for 12 sweeps; 3 sweeps
   with 1 burn-in, 0.925 there, did not train: benchmarks/results/fmnist_thermo_short.md).
 
+``--trained CKPT`` loads the network's weights from a checkpoint of the same architecture
+(``thermoep train --checkpoint-every``) before timing: a trained network's fields are larger,
+and the block-Gibbs laws' mode searches work harder there than at initialisation.
+
 An epoch is 938 batches (60,000 / 64): "s/epoch" is the measured seconds per batch × 938 (the
 training loop alone, without evaluation). The ratios to ``centered`` are the figures the issue
 asks for (finite nudge ≤ 2×, path integral ≤ 5×).
 
-    python benchmarks/thermo_speed.py [--batches 40] [--name thermo_speed]
+    python benchmarks/thermo_speed.py [--batches 40] [--name thermo_speed] [--trained CKPT]
 Needs Fashion-MNIST (``apt-get install dataset-fashion-mnist``). Writes
 benchmarks/results/<name>.{json,md} and prints the table. Run it alone (two torch processes on
 two cores slow each other several-fold).
@@ -38,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from thermoep import __version__
+from thermoep import __version__, checkpoints
 from thermoep.config import RunConfig
 from thermoep.experiment import build
 
@@ -65,12 +69,14 @@ CONFIGS = {
 }
 
 
-def seconds_per_batch(name: str, batches: int) -> dict:
+def seconds_per_batch(name: str, batches: int, trained: str | None = None) -> dict:
     cfg = RunConfig.of(**{**BASE, **CONFIGS[name]}, limit_train=BATCH * (batches + 1),
                        limit_test=BATCH)
     built = build(cfg)
     model, cost, est, opt, gen = built.model, built.cost, built.estimator, built.optimizer, \
         built.generator
+    if trained is not None:
+        model.load_state_dict(checkpoints.load(trained)["model"])
     x, y = built.data.train_x, built.data.train_y
     xs = [x[i * BATCH:(i + 1) * BATCH] for i in range(batches + 1)]
     ys = [y[i * BATCH:(i + 1) * BATCH] for i in range(batches + 1)]
@@ -98,10 +104,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads (default: torch's choice)")
     ap.add_argument("--estimators", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--trained", default=None,
+                    help="checkpoint whose weights every estimator starts from")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = [seconds_per_batch(n, args.batches) for n in args.estimators]
+    rows = [seconds_per_batch(n, args.batches, args.trained) for n in args.estimators]
     ref = next((r["seconds_per_batch"] for r in rows if r["estimator"] == "centered"), None)
     for r in rows:
         r["ratio_to_centered"] = None if ref is None else r["seconds_per_batch"] / ref
@@ -109,7 +117,8 @@ def main() -> None:
         "command": f"python benchmarks/thermo_speed.py --batches {args.batches} --name "
                    f"{args.name}" + (f" --threads {args.threads}" if args.threads else "")
                    + ("" if args.estimators == list(CONFIGS)
-                      else " --estimators " + " ".join(args.estimators)),
+                      else " --estimators " + " ".join(args.estimators))
+                   + (f" --trained {args.trained}" if args.trained else ""),
         "thermoep": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "batches": args.batches, "rows": rows,
@@ -119,7 +128,8 @@ def main() -> None:
     lines = [f"# {args.name}", "", f"Command: `{result['command']}` (thermoep "
              f"{__version__}, torch {torch.__version__}, {result['threads']} threads)", "",
              "784-256-10 tanh, Fashion-MNIST, batch 64, β = 1 (centered: 0.5); one training "
-             "step = estimator + Adam step; s/epoch = s/batch × 938.", "",
+             "step = estimator + Adam step; s/epoch = s/batch × 938; weights: "
+             + (f"`{args.trained}`" if args.trained else "initialisation") + ".", "",
              "| estimator | ms / batch | s / epoch | × centered |", "|---|---|---|---|"]
     for r in rows:
         ratio = "–" if r["ratio_to_centered"] is None else f"{r['ratio_to_centered']:.2f}"
