@@ -245,9 +245,8 @@ def _bracketed_newton(g, kappa, lam, u, lo, hi, tol):
     """Root of φ'(u) = κu − λ − g sech²u in [lo, hi] (a sign change): Newton safeguarded by
     bisection (as Numerical Recipes' ``rtsafe``). A Newton point is taken only inside the
     bracket and when it moves by at most half the bracket's width; otherwise the bracket is
-    halved. Without the second condition, from a start near 0 with g ≈ 5.6, Newton jumps
-    between both ends of the bracket while shrinking it by ~1 % a step (200 steps did not
-    converge), and such units cost most of a path-integral training step."""
+    halved. The second condition matters: from a start near 0 with g ≈ 5.6, Newton jumps
+    between both ends of the bracket and shrinks it by about 1 % a step."""
     for _ in range(200):
         t = torch.tanh(u)
         sech2 = 1.0 - t * t
