@@ -9,8 +9,8 @@ Models (one fixed input, chains C ∈ {1, 64, 1024} for it):
   the hidden layer, then the output layer (thermoep's computed blocks; the same two in thrml).
 * ``lattice``: the 2-D Ising model on a 64 × 64 periodic lattice, spins σ ∈ {−1, +1},
   E = −J Σ_⟨ij⟩ σ_i σ_j, J = 1, no field, T = 2.5 (≈ 1.10 T_c, T_c = 2/ln(1 + √2) ≈ 2.269).
-  thermoep: one ``spin`` layer of 4096 units, ``te.NearestNeighbour(spins, (64, 64),
-  periodic=True, coupling=1.0, learnable=False)`` (the stencil coupling: four shifts per field,
+  thermoep: one ``spin`` layer shaped (64, 64), ``te.NearestNeighbour(spins, periodic=True,
+  coupling=1.0, learnable=False)`` (the stencil coupling: four shifts per field,
   O(N); the results' "before" table had the dense ``te.Lateral`` under ``te.lattice(64, 64,
   periodic=True)``, a 4096 × 4096 matmul, which ``--dense-lattice`` still runs), blocks the
   computed checkerboard; thrml: 4096 ``SpinNode``s, 8192 edges, the two checkerboard
@@ -120,11 +120,13 @@ def boltzmann(sizes, seed: int = 0, init_scale: float | None = None):
 
 def ising(side: int, coupling: float = 1.0, dense: bool = False) -> te.Energy:
     """Periodic ``side × side`` Ising lattice, E = −J Σ_⟨ij⟩ σ_i σ_j (no field): the stencil
-    ``NearestNeighbour`` (fixed J), or with ``dense`` the same lattice as a ``Lateral``."""
-    spins = te.Layer("s", side * side, "spin")
+    ``NearestNeighbour`` (fixed J) on a layer shaped ``(side, side)``, or with ``dense`` the
+    same lattice as a ``Lateral`` on a flat layer."""
     if not dense:
-        return te.Energy([spins], [te.NearestNeighbour(spins, (side, side), periodic=True,
-                                                       coupling=coupling, learnable=False)])
+        spins = te.Layer("s", (side, side), "spin")
+        return te.Energy([spins], [te.NearestNeighbour(spins, periodic=True, coupling=coupling,
+                                                       learnable=False)])
+    spins = te.Layer("s", side * side, "spin")
     lateral = te.Lateral(spins, te.lattice(side, side, periodic=True))
     with torch.no_grad():
         # J = ½(W + Wᵀ) ⊙ mask is a parametrisation of the stored W: W = J on the mask
@@ -151,6 +153,7 @@ class SpinForm:
     dense: list = field(default_factory=list)
     sparse: np.ndarray | None = None
     stencil: list = field(default_factory=list)
+    ndims: list = field(default_factory=list)  # each free layer's state dims (default: 1)
 
     @property
     def n(self) -> int:
@@ -266,12 +269,13 @@ def spin_form(energy: te.Energy, x: torch.Tensor) -> SpinForm:
                 raise TypeError(f"spin_form: unsupported term {key!r}")
         return SpinForm(h, np.concatenate(I), np.concatenate(J), np.concatenate(ws), 0.0,
                         blocks, False, sparse=np.flatnonzero(np.concatenate(gathered)),
-                        stencil=stencil)
+                        stencil=stencil, ndims=[energy.free_layers[0].ndim])
 
 
 def to_sigma(form: SpinForm, position) -> torch.Tensor:
     """thermoep's state (tuple of layers ``[C, B, n_l]``) as σ ``[C, B, n]``."""
-    s = torch.cat(list(position), -1)
+    ndims = form.ndims or [1] * len(position)
+    s = torch.cat([p.flatten(p.dim() - nd) for p, nd in zip(position, ndims, strict=True)], -1)
     return 2.0 * s - 1.0 if form.binary else s
 
 

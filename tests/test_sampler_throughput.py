@@ -54,7 +54,7 @@ def test_spin_form_of_a_lattice_is_its_couplings(bench, float64):
     assert isinstance(dense.lateral_s, te.Lateral)
     form_dense = bench.spin_form(dense, torch.zeros(1, 0))
     assert len(form_dense.sparse) == 32 and not form_dense.stencil
-    assert bench.mapping_error(dense, torch.zeros(1, 0), form) < 1e-12
+    assert bench.mapping_error(dense, torch.zeros(1, 0), form_dense) < 1e-12
     sigma = torch.where(torch.rand(5, 16, generator=torch.Generator().manual_seed(0)) < 0.5,
                         -1.0, 1.0)
     torch.testing.assert_close(form.energy_torch(sigma), form_dense.energy_torch(sigma))

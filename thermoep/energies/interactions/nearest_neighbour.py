@@ -81,6 +81,8 @@ class NearestNeighbour(Interaction):
                              "(with 2, both neighbours along a side are the same site; with 1, "
                              "a site is its own neighbour)")
         self.nd = layer.ndim
+        # a layer shaped as its grid needs no view (at one chain each view is a call)
+        self._shaped = tuple(layer.shape) == grid
         self.grid, self.periodic, self.per_bond = grid, bool(periodic), bool(per_bond)
         # one J on a torus: the field's fast path, decided once (a sweep at one chain is a few
         # small kernels, so a per-call check is a measurable share of it)
@@ -110,6 +112,8 @@ class NearestNeighbour(Interaction):
     # -- pieces ------------------------------------------------------------------------------------
     def _grid(self, r: Tensor) -> Tensor:
         """``[..., *layer.shape]`` → ``[..., *grid]`` (a view)."""
+        if self._shaped:
+            return r
         return r.reshape(*r.shape[:r.dim() - self.nd], *self.grid)
 
     def _bond_mask(self) -> Tensor:
@@ -154,7 +158,8 @@ class NearestNeighbour(Interaction):
             jx, jy = j
             h = jx * torch.roll(g, -1, -1) + torch.roll(jx * g, 1, -1) \
                 + jy * torch.roll(g, -1, -2) + torch.roll(jy * g, 1, -2)
-        h = h.reshape(r.shape)
+        if not self._shaped:
+            h = h.reshape(r.shape)
         return h if base is None else base + h
 
     def param_grad(self, r, weight=None, per_chain=False):
