@@ -18,7 +18,7 @@ Three training steps (estimator call, gradient write, Adam step), each timed ove
   cosine 0.931 with the T → 0 limit at initialisation, against 0.985 for 12 sweeps; 3 sweeps
   with 1 burn-in, 0.925 there, did not train: benchmarks/results/fmnist_thermo_short.md);
 - ``path-integral-5``: 5 sweeps (2 burn-in): three kept sweeps where 4 sweeps keep two (the
-  4-sweep runs ended 0.35 point under the 12-sweep ones).
+  4-sweep runs ended about 0.3 point under the 12-sweep ones).
 
 ``--trained CKPT`` loads the network's weights from a checkpoint of the same architecture
 (``thermoep train --checkpoint-every``) before timing: a trained network's fields are larger,

@@ -239,11 +239,12 @@ def test_tanh_mode_from_a_start_where_newton_oscillates():
     for kappa, lam in [(1.0, 0.0), (1.5, 0.4)]:
         u, _ = Tanh().law(g, T, kappa - 1.0, lam, start=start).laplace()
 
-        def slope(v, gv):
+        def slope(v, gv, kappa, lam):
             return kappa * v - lam - gv / math.cosh(v) ** 2
 
         ref = torch.tensor([brentq(slope, (lam + min(0.0, gv)) / kappa - 1e-9,
-                                   (lam + max(0.0, gv)) / kappa + 1e-9, args=(gv,), xtol=1e-12)
+                                   (lam + max(0.0, gv)) / kappa + 1e-9, args=(gv, kappa, lam),
+                                   xtol=1e-12)
                             for gv in g.double().tolist()])
         err = (u.double() - ref).abs()
         # tolerance 10⁻³√T on the step, plus float32 rounding of u (|u| ≤ 12)

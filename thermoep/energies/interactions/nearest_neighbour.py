@@ -148,7 +148,7 @@ class NearestNeighbour(Interaction):
 
     def field(self, i, r, base: Tensor | None = None):
         g = self._grid(r)
-        j = None if self._shared_torus else self._couplings(g)
+        j = self._couplings(g)
         if j is None:
             w = self.weight.to(g.dtype) if g.is_complex() else self.weight
             # in place on the fresh roll: at one chain the field is a few small kernels
