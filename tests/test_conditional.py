@@ -20,7 +20,7 @@ from thermoep.config import RunConfig
 from thermoep.energies.units import Tanh
 from thermoep.experiment import build
 from thermoep.observers import ConditionalSmoother, MeanParamGrad
-from thermoep.samplers.conditionals import draw
+from thermoep.samplers.conditionals import Noise, draw
 
 Z = 5.0
 
@@ -82,7 +82,7 @@ def test_tanh_conditional_mean_in_float32_at_small_temperature():
 def test_draw_shares_its_mode_with_the_conditional_mean(float64):
     g, current = torch.tensor(G), torch.linspace(-1, 1, len(G))
     law = Tanh().law(g, 0.05, start=current)
-    draw(law, current, generator(0))
+    draw(law, current, Noise(generator(0)))
     mode = law.laplace()
     torch.testing.assert_close(law.mean(), Tanh().law(g, 0.05, start=current).mean())
     assert law.laplace() is mode  # computed once, shared by the draw and the mean

@@ -13,7 +13,7 @@ import thermoep as te
 from tests.problems import generator
 from thermoep.energies.interactions.dense import matmul_add, outer_sum
 from thermoep.energies.laws import BernoulliLaw, fast_tanh
-from thermoep.samplers.conditionals import BERNOULLI_KERNEL_MAX, draw_two_valued
+from thermoep.samplers.conditionals import BERNOULLI_KERNEL_MAX, Noise, draw_two_valued
 from thermoep.samplers.fields import Fields
 
 
@@ -74,13 +74,14 @@ def test_fast_tanh_is_tanh():
 
 @pytest.mark.parametrize("units", [8, BERNOULLI_KERNEL_MAX + 8])  # either draw
 @pytest.mark.parametrize("low, high", [(0.0, 1.0), (-1.0, 1.0)])
-def test_two_valued_draws_follow_their_probabilities(units, low, high):
+@pytest.mark.parametrize("shared", [False, True])  # a shared Noise always takes uniforms
+def test_two_valued_draws_follow_their_probabilities(units, low, high, shared):
     logit = torch.linspace(-3.0, 3.0, units, dtype=torch.float64)
     law = BernoulliLaw(logit, low, high)
     g, draws = generator(2), 4000
     hits = torch.zeros(units, dtype=torch.float64)
     for _ in range(draws):
-        value, _ = draw_two_valued(law, None, g)
+        value, _ = draw_two_valued(law, None, Noise(g, shared=shared))
         assert set(value.unique().tolist()) <= {low, high} and value.dtype == torch.float64
         hits += value == high
     p = torch.sigmoid(logit)

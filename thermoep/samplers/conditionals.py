@@ -10,7 +10,8 @@ kind: the per-block conditional samplers of block Gibbs.
   the proposal is returned as it is (an approximate Gibbs draw, for burn-in sweeps: from a state
   many widths away from the mode the exact kernel is sticky).
 
-Each returns (new values, accepted or None).
+Each takes the law, the units' current values, a :class:`Noise` (where its random numbers come
+from) and ``exact``, and returns (new values, accepted or None).
 """
 
 from __future__ import annotations
@@ -23,12 +24,39 @@ import torch
 from ..energies.laws import BernoulliLaw, GaussianLaw, TanhLaw
 
 
-def _uniform(like, generator):
-    return torch.rand(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+class Noise:
+    """The random numbers of one update of a layer's units, from ``generator``.
 
+    With ``shared``, each kind (uniform, normal) is drawn once and every later request returns
+    the same numbers: block Gibbs makes one such object per sweep for a layer that several
+    blocks update in parts (the two colours of a lattice). Each unit is updated once a sweep
+    and reads only its own entries, so the parts' draws stay independent, at one random-number
+    kernel a sweep instead of one a block. The numbers are read-only: samplers must not modify
+    them in place.
+    """
 
-def _normal(like, generator):
-    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+    __slots__ = ("generator", "shared", "_drawn")
+
+    def __init__(self, generator=None, shared: bool = False) -> None:
+        self.generator, self.shared, self._drawn = generator, shared, {}
+
+    def uniform(self, like: torch.Tensor) -> torch.Tensor:
+        """U(0, 1) numbers shaped like ``like``."""
+        return self._draw(torch.rand, like)
+
+    def normal(self, like: torch.Tensor) -> torch.Tensor:
+        """N(0, 1) numbers shaped like ``like``."""
+        return self._draw(torch.randn, like)
+
+    def _draw(self, fn, like):
+        if self.shared:
+            drawn = self._drawn.get(fn)
+            if drawn is not None and drawn.shape == like.shape:
+                return drawn
+        drawn = fn(like.shape, generator=self.generator, dtype=like.dtype, device=like.device)
+        if self.shared:
+            self._drawn[fn] = drawn
+        return drawn
 
 
 #: below this many units one torch.bernoulli call (one kernel) is fastest; above it, a uniform
@@ -36,10 +64,10 @@ def _normal(like, generator):
 BERNOULLI_KERNEL_MAX = 1024
 
 
-def draw_two_valued(law: BernoulliLaw, current, generator, exact=True):
+def draw_two_valued(law: BernoulliLaw, current, noise: Noise, exact=True):
     p = law.probability
-    if p.numel() <= BERNOULLI_KERNEL_MAX:
-        bits = torch.bernoulli(p, generator=generator)  # 1 where the unit is high
+    if p.numel() <= BERNOULLI_KERNEL_MAX and not noise.shared:
+        bits = torch.bernoulli(p, generator=noise.generator)  # 1 where the unit is high
         if (law.low, law.high) == (0.0, 1.0):
             return bits, None
         # (torch.where with two numbers is ≈ 4× slower than these in-place ops on CPU)
@@ -47,7 +75,7 @@ def draw_two_valued(law: BernoulliLaw, current, generator, exact=True):
     # u < p: the unit is high. Both forms below are one comparison-like kernel on the
     # difference, not a bool tensor and a conversion (a comparison, a cast and the affine map
     # cost ≈ 4× as much at 4096 units)
-    d = p.sub_(_uniform(p, generator))          # p is a fresh tensor: σ(logit)
+    d = p.sub_(noise.uniform(p))          # p is a fresh tensor: σ(logit)
     if (law.low, law.high) == (0.0, 1.0):
         return d.gt_(0.0), None                    # 1.0 where u < p, in p's dtype
     if (law.low, law.high) == (-1.0, 1.0):
@@ -66,21 +94,23 @@ _ONES = functools.lru_cache(maxsize=None)(lambda dtype, device: torch.ones((), d
                                                                            device=device))
 
 
-def draw_gaussian(law: GaussianLaw, current, generator, exact=True):
+def draw_gaussian(law: GaussianLaw, current, noise: Noise, exact=True):
     sd = torch.as_tensor(law.var, dtype=law.loc.dtype, device=law.loc.device).sqrt()
-    return law.loc + sd * _normal(law.loc, generator), None
+    return law.loc + sd * noise.normal(law.loc), None
 
 
-def draw_laplace_metropolis(law: TanhLaw, current, generator, exact=True):
+def draw_laplace_metropolis(law: TanhLaw, current, noise: Noise, exact=True):
     T, kappa = law.temperature, law.kappa
     u, curv = law.laplace()
     curv = curv.clamp_min(1e-3 * kappa)  # only the proposal's width: any width stays exact
-    d = _normal(u, generator).mul_(torch.rsqrt(curv)).mul_(math.sqrt(T))
-    prop = u + d
+    z = noise.normal(u)
+    z = z * torch.rsqrt(curv) if noise.shared else z.mul_(torch.rsqrt(curv))
+    prop = u + z.mul_(math.sqrt(T))
     if not exact:
         return prop, None
     delta = law.residual_difference(prop, current, curv)
-    accept = _uniform(u, generator).log_() < delta.mul_(-1.0 / T)
+    v = noise.uniform(u)
+    accept = (v.log() if noise.shared else v.log_()) < delta.mul_(-1.0 / T)
     return torch.where(accept, prop, current), accept
 
 
@@ -88,13 +118,14 @@ CONDITIONAL_SAMPLERS = {BernoulliLaw: draw_two_valued, GaussianLaw: draw_gaussia
                         TanhLaw: draw_laplace_metropolis}
 
 
-def draw(law, current, generator, exact: bool = True):
-    """A draw from ``law`` (one Metropolis step where the law has no exact sampler)."""
+def draw(law, current, noise: Noise, exact: bool = True):
+    """A draw from ``law`` (one Metropolis step where the law has no exact sampler), its random
+    numbers from ``noise``."""
     fn = CONDITIONAL_SAMPLERS.get(type(law))
     if fn is None:
         raise TypeError(f"no conditional sampler for {type(law).__name__}; register one in "
                         "thermoep.samplers.conditionals.CONDITIONAL_SAMPLERS")
-    return fn(law, current, generator, exact)
+    return fn(law, current, noise, exact)
 
 
-__all__ = ["CONDITIONAL_SAMPLERS", "draw"]
+__all__ = ["CONDITIONAL_SAMPLERS", "Noise", "draw"]

@@ -24,7 +24,7 @@ import torch
 
 from ..energies.model import State
 from .base import Target, check_nudge
-from .conditionals import draw
+from .conditionals import Noise, draw
 from .fields import Fields
 from .monte_carlo import MonteCarloSampler
 
@@ -54,6 +54,7 @@ class _Plan:
                               p.mask.reshape(energy.free_layers[p.layer].shape))
                              for p in block) for block in sampler.blocks(energy)]
         self.fields = Fields(energy, target.constant_fields())
+        self.split = sorted({k for block in self.blocks for k, mask in block if mask is not None})
         self.units = energy.units
         self.scales = [energy.unit_scale(k) for k in range(energy.num_layers)]
         self.where = [energy._layer_of_free[k] for k in range(energy.num_layers)]
@@ -118,6 +119,8 @@ class Gibbs(MonteCarloSampler):
         # the last sweep's ρ, kept: recomputing it costs a transcendental per unit per sweep
         rho = energy.rhos(target.x, s) if rho is None else list(rho)
         accepted, laws = [], {}
+        # a layer that several blocks update in parts draws its numbers once a sweep (Noise)
+        shared = {k: Noise(generator, shared=True) for k in plan.split}
         for block in plan.blocks:
             laws, new = {}, []
             for k, mask in block:
@@ -130,7 +133,7 @@ class Gibbs(MonteCarloSampler):
                     linear = lam.expand_as(s[k])
                 law = plan.units[k].law(h, T, curvature, linear,
                                         start=s[k] if state.warm else None)
-                value, acc = draw(law, s[k], generator, exact)
+                value, acc = draw(law, s[k], shared.get(k) or Noise(generator), exact)
                 if mask is not None:
                     value = torch.where(mask, value, s[k])
                 else:
