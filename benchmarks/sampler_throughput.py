@@ -56,7 +56,7 @@ the arrays of :func:`spin_form` (a matmul per dense layer pair; two shifts for t
 lattice, gathers for the edges of a dense ``Lateral``: part of the timed wall for both
 libraries). thrml evaluates it inside its compiled scan; thermoep's ``Trace(batch=K)`` keeps K
 sweeps' states and evaluates the formula once on all of them (:func:`trace_batch`: K ≤ 256 and
-at most 2²² stored numbers), which at one chain costs less than the ten small kernels of one
+at most 2¹⁸ stored numbers), which at one chain costs less than the ten small kernels of one
 evaluation per sweep (evaluated every sweep, the trace costs more than the sweep). ESS of the
 ``[C, S]`` trace by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both.
 spin updates/s = C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the
@@ -352,9 +352,15 @@ def thermoep_run(energy, x, form, T, chains, *, burn_in, target_s, min_sweeps, s
     return out
 
 
-def trace_batch(chains: int, units: int, numbers: int = 2 ** 22, most: int = 256) -> int:
+def trace_batch(chains: int, units: int, numbers: int = 2 ** 18, most: int = 256) -> int:
     """Kept sweeps per evaluation of thermoep's energy trace: at most ``most``, holding at most
-    ``numbers`` numbers of state (one evaluation per sweep once a sweep's state is that big)."""
+    ``numbers`` numbers of state (one evaluation per sweep once a sweep's state is that big).
+
+    2¹⁸ float32 numbers (1 MiB) keep the pending states in cache. Measured with the sweep (µs per
+    sweep, one thread, idle): the 64 × 64 lattice at one chain 243 with K = 64 against 264 with
+    K = 256 (233 with no trace), at 64 chains 4148 with K = 1 against 5090 with K = 16; the
+    784-500-10 network at 64 chains 445 with K = 8 against 564 with K = 128, at 1024 chains 4902
+    with K = 1 against 7506 with K = 8."""
     return max(1, min(most, numbers // max(1, chains * units)))
 
 

@@ -273,6 +273,20 @@ def test_block_gibbs_matches_enumeration(grid, periodic, colours, nudge, float64
     assert float(se.max()) < 0.2 * float(exact_pairs.std())
 
 
+def test_block_gibbs_draws_a_split_layers_uniforms_once_a_sweep(monkeypatch):
+    """The colours of a lattice update disjoint parts of one layer, so one uniform draw serves
+    them all (each site reads its own number once a sweep); the enumeration test above shows
+    the draws stay exact."""
+    energy, cost, x, y = lattice_problem((4, 4), True)
+    assert len(energy.blocks) == 2
+    calls = []
+    rand = torch.rand
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: calls.append(a[0]) or rand(*a, **k))
+    te.Gibbs(sweeps=5, burn_in=0, temperature=T, chains=3).run(energy, cost, x, y, 0.0,
+                                                                  generator=generator(0))
+    assert len(calls) == 5 and all(tuple(c) == (3, 2, 16) for c in calls), calls
+
+
 def test_finite_nudge_of_per_bond_couplings_matches_exact_grad_L(float64):
     energy, cost, x, y = lattice_problem((3, 4), True, seed=1)
     beta = 0.5
