@@ -106,6 +106,10 @@ class TanhLaw:
         and the proposal, which correct for the rest); units that have not converged after a few
         steps (a far start) finish by Newton safeguarded with bisection. For a hidden unit
         (κ = 1, λ = 0) φ has a single minimum between 0 and g, where φ'' ≥ 1.
+
+        The curvature is the one Newton's last step divided by, at the iterate before u*
+        (within the tolerance): the proposal and the quadrature are exact for any width, and
+        reusing it saves recomputing tanh and φ'' at u* (six passes over the units).
         """
         if self._laplace is not None:
             return self._laplace
@@ -115,14 +119,19 @@ class TanhLaw:
         hi = (lam + torch.maximum(g, zero)) / kappa
         u = fast_tanh(g) if self.start is None else self.start
         tol = max(1e-3 * math.sqrt(T), 32.0 * torch.finfo(g.dtype).eps)
-        u, far = KERNELS.newton(g, kappa, lam, u, lo, hi, tol)
+        u, far, t, curv = KERNELS.newton(g, kappa, lam, u, lo, hi, tol)
         if far is not None and bool(far.any()):
             idx = far.nonzero(as_tuple=True)
             u = u.index_put(idx, _bracketed_newton(g[idx], _pick(kappa, idx), _pick(lam, idx),
                                                    u[idx], lo[idx], hi[idx], tol))
-        t = fast_tanh(u)
-        self._tanh_mode = t  # the Gauss–Hermite mean centres on the same mode
-        self._laplace = (u, _curvature(g, kappa, t))
+            t = None
+        if t is None:
+            t = fast_tanh(u)
+            curv = _curvature(g, kappa, t)
+        # the Gauss–Hermite mean reads the same t; from Newton's last iterate, within tol of u
+        # it shifts every node's residual by one constant, which the normalised weights cancel
+        self._tanh_mode = t
+        self._laplace = (u, curv)
         return self._laplace
 
     def mean(self) -> Tensor:
@@ -170,7 +179,8 @@ def _plus_twice(kappa, a: Tensor, b: Tensor) -> Tensor:
 
 def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
     """Up to ``iterations`` clamped Newton steps on φ'(u) = κu − λ − g sech²u; returns (u, the
-    units whose last move was above ``tol``, or None when none was). The eager version stops as
+    units whose last move was above ``tol`` or None when none was, tanh and the floored φ'' at
+    the iterate before u). The eager version stops as
     soon as no unit moves by more than ``tol`` (one reduction read back per step); under
     torch.compile every step runs and no value is read back to the host.
 
@@ -178,15 +188,16 @@ def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
     the arithmetic of several): ≈ 14 kernels a step, the temporaries updated in place."""
     u = u.clamp(lo, hi)
     if u.numel() == 0:
-        return u, None
+        return u, None, None, None
     one = _one(u)
     floor = 1e-3 * kappa
-    moved = None
+    moved = t = curv = None
     for _ in range(iterations):
         t = fast_tanh(u)
         gs = torch.addcmul(one, t, t, value=-1.0).mul_(g)           # g sech²u
         step = _affine(u, kappa, lam) - gs                          # φ'(u)
-        step.div_(_plus_twice(kappa, gs, t).clamp_min_(floor))      # / φ''(u), floored
+        curv = _plus_twice(kappa, gs, t).clamp_min_(floor)          # φ''(u), floored
+        step.div_(curv)
         nxt = (u - step).clamp_(lo, hi)
         moved = nxt - u
         u = nxt
@@ -194,8 +205,8 @@ def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
             # one reduction and one read: aminmax is ~10× faster than abs/any or an inf-norm
             low, high = torch.stack(torch.aminmax(moved)).tolist()
             if max(-low, high) <= tol:
-                return u, None
-    return u, moved.abs() > tol
+                return u, None, t, curv
+    return u, moved.abs() > tol, t, curv
 
 
 def _hermite_mean(g, kappa, lam, u, t, curv, z, log_w, T: float):
