@@ -75,7 +75,7 @@ def draw_two_valued(law: BernoulliLaw, current, noise: Noise, exact=True):
     # u < p: the unit is high. Both forms below are one comparison-like kernel on the
     # difference, not a bool tensor and a conversion (a comparison, a cast and the affine map
     # cost ≈ 4× as much at 4096 units)
-    d = p.sub_(noise.uniform(p))          # p is a fresh tensor: σ(logit)
+    d = p.sub_(noise.uniform(p))                # p is a fresh tensor: σ(logit)
     if (law.low, law.high) == (0.0, 1.0):
         return d.gt_(0.0), None                    # 1.0 where u < p, in p's dtype
     if (law.low, law.high) == (-1.0, 1.0):
