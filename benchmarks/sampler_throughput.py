@@ -55,8 +55,8 @@ every sweep, in each library inside its own loop and by the same formula, −h�
 the arrays of :func:`spin_form` (a matmul per dense layer pair; two shifts for the stencil
 lattice, gathers for the edges of a dense ``Lateral``: part of the timed wall for both
 libraries). thrml evaluates it inside its compiled scan; thermoep's ``Trace(batch=K)`` keeps K
-sweeps' states and evaluates the formula once on all of them (:func:`trace_batch`: K ≤ 256 and
-at most 2¹⁸ stored numbers), which at one chain costs less than the ten small kernels of one
+sweeps' states and evaluates the formula once on all of them (``batch="auto"``: K ≤ 256 and at
+most 2¹⁸ stored numbers), which at one chain costs less than the ten small kernels of one
 evaluation per sweep (evaluated every sweep, the trace costs more than the sweep). ESS of the
 ``[C, S]`` trace by ``pyro.ops.stats.effective_sample_size(chain_dim=0, sample_dim=1)`` for both.
 spin updates/s = C · (free units) · sweeps / wall; ESS/s = ESS / wall. Both libraries run the
@@ -335,7 +335,7 @@ def thermoep_run(energy, x, form, T, chains, *, burn_in, target_s, min_sweeps, s
                                chains=chains), target, init=phase.state, generator=gen)
     burn_s = time.perf_counter() - t
     trace = te.observers.Trace(lambda tg, st: form.energy_torch(to_sigma(form, st.position)),
-                               name="energy_trace", batch=trace_batch(chains, form.n))
+                               name="energy_trace", batch="auto")
 
     def run(sweeps):
         gibbs = te.Gibbs(sweeps=sweeps, burn_in=0, temperature=T, chains=chains)
@@ -350,18 +350,6 @@ def thermoep_run(energy, x, form, T, chains, *, burn_in, target_s, min_sweeps, s
     if profile:
         out["profile"] = thermoep_profile(target, measured.state, T, chains, max(3, sweeps // 10))
     return out
-
-
-def trace_batch(chains: int, units: int, numbers: int = 2 ** 18, most: int = 256) -> int:
-    """Kept sweeps per evaluation of thermoep's energy trace: at most ``most``, holding at most
-    ``numbers`` numbers of state (one evaluation per sweep once a sweep's state is that big).
-
-    2¹⁸ float32 numbers (1 MiB) keep the pending states in cache. Measured with the sweep (µs per
-    sweep, one thread, idle): the 64 × 64 lattice at one chain 243 with K = 64 against 264 with
-    K = 256 (233 with no trace), at 64 chains 4148 with K = 1 against 5090 with K = 16; the
-    784-500-10 network at 64 chains 445 with K = 8 against 564 with K = 128, at 1024 chains 4902
-    with K = 1 against 7506 with K = 8."""
-    return max(1, min(most, numbers // max(1, chains * units)))
 
 
 def _calibrated(run, estimate: float, min_sweeps: int, target_s: float, tries: int = 3,

@@ -71,7 +71,7 @@ def test_layer_mean_trace_is_a_layers_mean_per_chain_and_kept_state():
         te.observers.LayerMeanTrace(1.5)
 
 
-@pytest.mark.parametrize("batch", [2, 7, 40])
+@pytest.mark.parametrize("batch", [2, 7, 40, "auto"])
 def test_batched_traces_equal_the_per_state_ones(batch):
     # 20 kept states: batch 7 leaves a partial chunk for finish, 40 one partial chunk only
     net, cost, x, y = binary_problem(sizes=(3, 5, 2), batch=3, seed=1)
@@ -93,6 +93,21 @@ def test_batched_traces_equal_the_per_state_ones(batch):
     assert relaxed["energy_trace"].shape == (1, 1)  # T = 0: evaluated at once, as batch 1
     with pytest.raises(ValueError, match="batch must be an int >= 1"):
         te.observers.Trace(lambda t, s: s.position[0], batch=0)
+
+
+def test_auto_batch_keeps_the_states_that_fit_its_budget(monkeypatch):
+    """``batch="auto"``: as many kept states as hold AUTO_NUMBERS numbers (4 chains × 3 inputs ×
+    7 units = 84 a state), at most AUTO_MOST, at least one; the trace is unchanged."""
+    net, cost, x, y = binary_problem(sizes=(3, 5, 2), batch=3, seed=1)
+    target = te.Target.of(net, cost, x, y)
+    gibbs = te.Gibbs(sweeps=25, burn_in=5, temperature=1.0, chains=4)
+    for numbers, expected in ((84 * 3 + 83, 3), (10, 1), (2 ** 20, te.observers.Trace.AUTO_MOST)):
+        monkeypatch.setattr(te.observers.Trace, "AUTO_NUMBERS", numbers)
+        auto = te.observers.EnergyTrace(name="auto", batch="auto")
+        phase = te.sample(gibbs, target, observers=[te.observers.EnergyTrace(), auto],
+                          generator=generator(3))
+        assert auto.batch == expected
+        torch.testing.assert_close(phase["auto"], phase["energy_trace"])
 
 
 def test_chain_diagnostics_summarises_the_observers_of_ones_own():
