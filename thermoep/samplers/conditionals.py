@@ -103,9 +103,8 @@ def draw_laplace_metropolis(law: TanhLaw, current, noise: Noise, exact=True):
     T, kappa = law.temperature, law.kappa
     u, curv = law.laplace()
     curv = curv.clamp_min(1e-3 * kappa)  # only the proposal's width: any width stays exact
-    z = noise.normal(u)
-    z = z * torch.rsqrt(curv) if noise.shared else z.mul_(torch.rsqrt(curv))
-    prop = u + z.mul_(math.sqrt(T))
+    # on the fresh rsqrt, so shared normals stay untouched
+    prop = u + torch.rsqrt(curv).mul_(noise.normal(u)).mul_(math.sqrt(T))
     if not exact:
         return prop, None
     delta = law.residual_difference(prop, current, curv)
