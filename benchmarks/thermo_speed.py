@@ -70,6 +70,12 @@ CONFIGS = {
                             steps=4, burn_in=2, chains=4, nodes=2, conditional=True),
     "path-integral-5": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
                             steps=5, burn_in=2, chains=4, nodes=2, conditional=True),
+    "path-integral-warm5": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
+                                steps=3, burn_in=2, warm_steps=5, warm_burn_in=1, chains=4,
+                                nodes=2, conditional=True),
+    "path-integral-warm6": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
+                                steps=3, burn_in=2, warm_steps=6, warm_burn_in=1, chains=4,
+                                nodes=2, conditional=True),
 }
 
 

@@ -52,6 +52,7 @@ SHORT = {
     "nudged_steps": "sampler.nudged_steps", "burn_in": "sampler.burn_in",
     "chains": "sampler.chains", "step_size": "sampler.step_size", "tol": "sampler.tol",
     "coupled": "sampler.coupled", "thin": "sampler.thin",
+    "warm_steps": "sampler.warm_steps", "warm_burn_in": "sampler.warm_burn_in",
     "estimator": "estimator.name", "beta": "estimator.beta", "nodes": "estimator.nodes",
     "rao_blackwell": "estimator.rao_blackwell", "beta_schedule": "estimator.beta_schedule",
     "optimizer": "optim.name", "lr": "optim.lr", "momentum": "optim.momentum",
@@ -74,7 +75,8 @@ BINARY = {
 }
 
 #: a parameter some samplers spell differently (Gibbs counts sweeps)
-ALIASES = {"steps": "sweeps", "sweeps": "steps"}
+ALIASES = {"steps": "sweeps", "sweeps": "steps", "warm_steps": "warm_sweeps",
+           "warm_sweeps": "warm_steps"}
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")

@@ -96,6 +96,13 @@ def train(
                             "phases (warm-started).", rich_help_panel=S)] = None,
     burn_in: Annotated[int | None, typer.Option(help="Discarded Markov-chain steps per phase.",
                        rich_help_panel=S)] = None,
+    warm_steps: Annotated[int | None, typer.Option(help="Markov-chain steps (Gibbs sweeps) of "
+                          "a phase started from another phase's state: the nudged phases of "
+                          "--independent chains, the path integral's nodes (default: --steps).",
+                          rich_help_panel=S)] = None,
+    warm_burn_in: Annotated[int | None, typer.Option(help="Discarded steps of such a "
+                            "warm-started phase (default: --burn-in).",
+                            rich_help_panel=S)] = None,
     chains: Annotated[int | None, typer.Option(help="Chains per input.",
                       rich_help_panel=S)] = None,
     step_size: Annotated[float | None, typer.Option(help="Relaxation or Langevin step size.",
@@ -206,7 +213,8 @@ def train(
     given = {
         "estimator": "path-integral" if path_integral else estimator, "beta": beta,
         "nodes": nodes, "sampler": sampler, "temperature": temperature, "steps": steps,
-        "nudged_steps": nudged_steps, "burn_in": burn_in, "chains": chains,
+        "nudged_steps": nudged_steps, "burn_in": burn_in, "warm_steps": warm_steps,
+        "warm_burn_in": warm_burn_in, "chains": chains,
         "step_size": step_size, "tol": tol, "coupled": coupled, "dataset": dataset,
         "data_dir": None if data_dir is None else str(data_dir), "limit_train": limit_train,
         "limit_test": limit_test, "translate": translate, "energy": energy,

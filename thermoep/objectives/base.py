@@ -197,6 +197,12 @@ class Estimator:
     def deterministic(self) -> bool:
         return bool(getattr(self.sampler, "deterministic", False))
 
+    @property
+    def reads_free_gradient(self) -> bool:
+        """Whether the estimate uses E_0[∂θE] (the free phase's parameter gradient); when it
+        does not, the free phase observes its prediction and cost only."""
+        return True
+
     def seed(self, seed: int) -> None:
         """Seed the estimator's own coin (:attr:`rng`)."""
         self.rng.manual_seed(int(seed))
@@ -275,7 +281,13 @@ class Estimator:
         from ..observers import CovarianceWithCost
 
         sm = self.smoother
-        obs = [CovarianceWithCost(sm) if covariance else MeanParamGrad(sm), OutputMean()]
+        obs = [OutputMean()]
+        if covariance:
+            obs.insert(0, CovarianceWithCost(sm))
+        elif not free or self.reads_free_gradient:
+            obs.insert(0, MeanParamGrad(sm))
+        elif not getattr(sm, "smooths_cost", True):
+            sm = None  # the phase's observers read the cost alone, which sm leaves as drawn
         if free or (self.deterministic and self.objective_rule() is not None):
             obs.append(CostMean(sm))
         if not self.deterministic:

@@ -120,6 +120,12 @@ class PathIntegral(Estimator):
         return (f"PathIntegral(sampler={self.sampler!r}, beta={self.beta}, "
                 f"nodes={self.nodes}{ex})")
 
+    @property
+    def reads_free_gradient(self) -> bool:
+        """Only the deterministic reduction (one-sided EP) reads the free phase's gradient;
+        at T > 0 the free phase gives the prediction, the cost and the nodes' start."""
+        return self.deterministic
+
     def _ladder(self) -> list[float]:
         """(0, b_1, …, b_n): the free phase and the nodes in increasing |b| (monotone)."""
         return [0.0] + sorted((b for b, _ in self.quadrature()), key=abs)

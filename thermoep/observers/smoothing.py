@@ -46,6 +46,9 @@ class ConditionalSmoother:
     colour (module docstring)."""
 
     name = "conditional"
+    #: ℓ reads the output layer, which this smoother leaves as drawn: an observer of the cost
+    #: alone gains nothing from it (and would pay for every averaged layer's law)
+    smooths_cost = False
 
     def check_sampler(self, sampler) -> None:
         pass
@@ -69,7 +72,8 @@ class ConditionalSmoother:
 
     def __call__(self, target, state) -> Smoothed:
         energy, x, s = target.energy, target.x, state.position
-        rho = energy.rhos(x, s)
+        rho = getattr(state, "rho", None)  # block Gibbs keeps ρ of its last sweep
+        rho = energy.rhos(x, s) if rho is None else list(rho)
         laws = getattr(state, "laws", None) or {}
         constant = target.constant_fields()
         for k in self.layers(energy):
@@ -87,6 +91,7 @@ class StepSmoother:
     docstring); needs smooth units and a separable quadratic cost (SquaredError)."""
 
     name = "step"
+    smooths_cost = True
 
     def check_sampler(self, sampler) -> None:
         if not getattr(sampler, "gaussian_steps", False):

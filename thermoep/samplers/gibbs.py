@@ -40,6 +40,7 @@ class GibbsState(NamedTuple):
     # units, Newton jumps between the ends of its bracket), so the first sweep from them starts
     # each law at its own default guess
     warm: bool = True
+    burn_in: int = 0  # the phase's burn-in: draws before it may be approximate
 
 
 class _Plan:
@@ -66,12 +67,16 @@ class _Plan:
 
 class Gibbs(MonteCarloSampler):
     """Block Gibbs with ``chains`` chains per input; ``sweeps`` counts burn-in too. During
-    burn-in, units without an exact sampler take approximate draws (the Laplace proposal)."""
+    burn-in, units without an exact sampler take approximate draws (the Laplace proposal).
+    ``warm_sweeps`` / ``warm_burn_in``: the same for a phase started from another phase's
+    state (default: ``sweeps`` / ``burn_in``)."""
 
     def __init__(self, sweeps: int = 30, burn_in: int = 10, temperature: float = 1.0,
-                 chains: int = 4, thin: int = 1, coupled: bool = False) -> None:
+                 chains: int = 4, thin: int = 1, coupled: bool = False,
+                 warm_sweeps: int | None = None, warm_burn_in: int | None = None) -> None:
         super().__init__(steps=sweeps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin, coupled=coupled)
+                         thin=thin, coupled=coupled, warm_steps=warm_sweeps,
+                         warm_burn_in=warm_burn_in)
 
     @property
     def sweeps(self) -> int:
@@ -80,7 +85,7 @@ class Gibbs(MonteCarloSampler):
     def __repr__(self) -> str:
         return (f"Gibbs(sweeps={self.steps}, burn_in={self.burn_in}, "
                 f"temperature={self.temperature}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled})")
+                f"coupled={self.coupled}{self._warm_repr('warm_sweeps')})")
 
     def blocks(self, energy):
         """The energy's blocks, the output's first where some law is costly (module
@@ -106,7 +111,8 @@ class Gibbs(MonteCarloSampler):
         if not energy.discrete:
             check_nudge(energy, cost, target.nudge)
         return GibbsState(self.initial_state(target, init, generator), {}, self.chains,
-                          _Plan(self, target), warm=init is not None)
+                          _Plan(self, target), warm=init is not None,
+                          burn_in=self.burn_in_for(init))
 
     def step(self, target: Target, state: GibbsState, t: int, generator=None):
         plan = state.plan
@@ -114,7 +120,7 @@ class Gibbs(MonteCarloSampler):
         if plan is None or plan.target is not target:  # a state made for another target
             plan, rho = _Plan(self, target), None
         energy, T = target.energy, self.temperature
-        exact = t >= self.burn_in
+        exact = t >= state.burn_in
         s = list(state.position)
         # the last sweep's ρ, kept: recomputing it costs a transcendental per unit per sweep
         rho = energy.rhos(target.x, s) if rho is None else list(rho)
@@ -145,7 +151,7 @@ class Gibbs(MonteCarloSampler):
                 s[k] = value
                 rho[plan.where[k]] = energy.rho(k, value)
         info = {"acceptance": torch.stack(accepted).mean()} if accepted else None
-        return GibbsState(tuple(s), laws, state.chains, plan, rho), info
+        return GibbsState(tuple(s), laws, state.chains, plan, rho, burn_in=state.burn_in), info
 
 
 __all__ = ["Gibbs", "GibbsState"]

@@ -108,13 +108,16 @@ def layer_grad(target: Target, k: int, t: Tensor, prime: Tensor | None, h: Tenso
 class Langevin(MonteCarloSampler):
     """ULA (``metropolis=False``) or MALA (``metropolis=True``) with ``chains`` chains per
     input. ``steps`` counts every step; the first ``burn_in`` are discarded, then every
-    ``thin``-th state is kept."""
+    ``thin``-th state is kept. ``warm_steps`` / ``warm_burn_in``: the same for a phase started
+    from another phase's state (default: ``steps`` / ``burn_in``)."""
 
     def __init__(self, step_size: float = 0.4, steps: int = 30, burn_in: int = 10,
                  temperature: float = 0.01, metropolis: bool = False, chains: int = 4,
-                 thin: int = 1, coupled: bool = False, mode: str = "jacobi") -> None:
+                 thin: int = 1, coupled: bool = False, mode: str = "jacobi",
+                 warm_steps: int | None = None, warm_burn_in: int | None = None) -> None:
         super().__init__(steps=steps, burn_in=burn_in, temperature=temperature, chains=chains,
-                         thin=thin, coupled=coupled)
+                         thin=thin, coupled=coupled, warm_steps=warm_steps,
+                         warm_burn_in=warm_burn_in)
         self.step_size = _checks.positive_float("step_size", step_size)
         self.metropolis = bool(metropolis)
         if mode not in MODES:
@@ -137,7 +140,7 @@ class Langevin(MonteCarloSampler):
         return (f"Langevin(step_size={self.step_size}, steps={self.steps}, "
                 f"burn_in={self.burn_in}, temperature={self.temperature}, "
                 f"metropolis={self.metropolis}, chains={self.chains}, thin={self.thin}, "
-                f"coupled={self.coupled}, mode={self.mode!r})")
+                f"coupled={self.coupled}, mode={self.mode!r}{self._warm_repr()})")
 
     def check(self, energy, cost) -> None:
         check_continuous(energy, "Langevin")

@@ -29,7 +29,7 @@ def sample(sampler, target: Target, *, observers=(), init=None, generator=None) 
         state = sampler.init(target, init=init, generator=generator)
         chains = getattr(state, "chains", None)
         steps = sampler.steps_for(init)
-        burn_in = getattr(sampler, "burn_in", steps)
+        burn_in = _burn_in(sampler, init, steps)
         thin = getattr(sampler, "thin", 1)
         deterministic = bool(getattr(sampler, "deterministic", False))
         started = False
@@ -91,7 +91,7 @@ def sample_stacked(sampler, target: Target, observers, *, init=None,
         state = sampler.init(target, init=init, generator=generator)
         chains = getattr(state, "chains", None)
         steps = sampler.steps_for(init)
-        burn_in, thin = sampler.burn_in, getattr(sampler, "thin", 1)
+        burn_in, thin = _burn_in(sampler, init, steps), getattr(sampler, "thin", 1)
         sums: dict[str, torch.Tensor | float] = {}
         kept = 0
         for t in range(steps):
@@ -115,6 +115,13 @@ def sample_stacked(sampler, target: Target, observers, *, init=None,
             out.append(Phase(nudge=parts[p].nudge, state=sub.position, observed=observed,
                              info=info))
     return out
+
+
+def _burn_in(sampler, init, steps: int) -> int:
+    """The phase's discarded steps (every step for a deterministic sampler, which keeps its
+    final state only)."""
+    per_phase = getattr(sampler, "burn_in_for", None)
+    return per_phase(init) if per_phase is not None else getattr(sampler, "burn_in", steps)
 
 
 def _mean(total, count: int) -> float:

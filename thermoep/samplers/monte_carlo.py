@@ -24,7 +24,8 @@ class MonteCarloSampler:
     state_from_position = True
 
     def __init__(self, *, steps: int, burn_in: int, temperature: float, chains: int,
-                 thin: int = 1, coupled: bool = False) -> None:
+                 thin: int = 1, coupled: bool = False, warm_steps: int | None = None,
+                 warm_burn_in: int | None = None) -> None:
         self.steps = _checks.positive_int("steps", steps)
         self.burn_in = _checks.positive_int("burn_in", burn_in, minimum=0)
         if self.burn_in >= self.steps:
@@ -36,13 +37,45 @@ class MonteCarloSampler:
         #: Common random numbers: estimators restart every phase from the free phase's initial
         #: state and random stream, so Δs = s_β − s_0 loses the noise both phases share.
         self.coupled = bool(coupled)
+        #: Steps and burn-in of a phase started from another phase's state (``init`` given:
+        #: the nudged phases of independent chains, the path integral's later nodes). Such a
+        #: phase starts near its law, so it can burn in less and keep more, while the phase
+        #: started from the energy's initial state keeps ``steps`` and ``burn_in``.
+        if self.coupled and (warm_steps, warm_burn_in) != (None, None):
+            raise ValueError("warm_steps / warm_burn_in set the phases started from another "
+                             "phase's state; with coupled=True every phase restarts from the "
+                             "free phase's start and random stream, so every phase runs steps "
+                             "and burn_in: leave warm_steps and warm_burn_in unset")
+        self.warm_steps = self.steps if warm_steps is None else _checks.positive_int(
+            "warm_steps", warm_steps)
+        self.warm_burn_in = self.burn_in if warm_burn_in is None else _checks.positive_int(
+            "warm_burn_in", warm_burn_in, minimum=0)
+        if self.warm_burn_in >= self.warm_steps:
+            raise ValueError(f"warm_burn_in must be smaller than warm_steps (warm_burn_in="
+                             f"{self.warm_burn_in}, warm_steps={self.warm_steps}): a "
+                             "warm-started phase would keep no sample")
+
+    @property
+    def warm(self) -> bool:
+        """Whether warm-started phases run another schedule than ``steps`` / ``burn_in``."""
+        return (self.warm_steps, self.warm_burn_in) != (self.steps, self.burn_in)
+
+    def _warm_repr(self, steps: str = "warm_steps") -> str:
+        return (f", {steps}={self.warm_steps}, warm_burn_in={self.warm_burn_in}"
+                if self.warm else "")
 
     @property
     def num_samples(self) -> int:
         return len(range(self.burn_in, self.steps, self.thin))
 
     def steps_for(self, init) -> int:
-        return self.steps
+        """Steps of a phase: ``steps`` from the energy's initial state, ``warm_steps`` from a
+        given ``init``."""
+        return self.steps if init is None else self.warm_steps
+
+    def burn_in_for(self, init) -> int:
+        """Discarded steps of a phase: ``burn_in``, or ``warm_burn_in`` from a given ``init``."""
+        return self.burn_in if init is None else self.warm_burn_in
 
     def summary(self, state, means: dict) -> dict[str, float]:
         return dict(means)

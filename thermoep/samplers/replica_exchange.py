@@ -227,6 +227,9 @@ class ReplicaExchange:
     def steps_for(self, init) -> int:
         return self.sampler.steps_for(init)
 
+    def burn_in_for(self, init) -> int:
+        return self.sampler.burn_in_for(init)
+
     #: one phase from raw ``x, y`` with the default observers, as every Monte-Carlo sampler
     run = MonteCarloSampler.run
 
