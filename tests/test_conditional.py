@@ -276,3 +276,44 @@ def test_gibbs_first_sweep_from_the_initial_zeros_needs_no_bracketed_search(monk
     assert calls == []
     te.sample(gibbs, target, init=zeros, generator=generator(0))
     assert calls and calls[0] > 0
+
+
+@pytest.mark.parametrize("estimator", ["finite-nudge", "path-integral"])
+def test_warm_schedule_keeps_the_estimators_exact(estimator, float64):
+    """Warm-started phases with their own schedule (a short free phase, nodes that burn in
+    little and keep more) still match the grid: what they keep follows p_b."""
+    net, cost, x, y = _tanh_problem()
+    beta = 0.7
+    g0, gb = _grid_mean_grad(net, cost, x, y, 0.0), _grid_mean_grad(net, cost, x, y, beta)
+    ref = {k: (gb[k] - g0[k]) / beta for k in g0}
+    sampler = te.Gibbs(sweeps=150, burn_in=100, temperature=T_GRID, chains=32,
+                       warm_sweeps=520, warm_burn_in=20)
+    est = (te.FiniteNudge(sampler, beta, rao_blackwell="conditional")
+           if estimator == "finite-nudge"
+           else te.PathIntegral(sampler, beta, nodes=3, rao_blackwell="conditional"))
+    g = est(net, cost, x, y, generator=generator(17))
+    nudged = [ph for b, ph in g.phases.items() if b != 0.0]
+    assert g.phases[0.0].info["samples"] == 50
+    assert all(ph.info["samples"] == 500 for ph in nudged)
+    assert max_z(g, ref) < Z
+
+
+def test_newton_stops_once_its_quadratic_bound_is_met(monkeypatch):
+    """From a start one conditional width (√T) off the mode, two Newton steps put every unit
+    within 10⁻³√T of brentq's root, and the bound |g|Δ²/φ'' says so: the search stops after
+    two steps (the test on the step itself needed a third)."""
+    from scipy.optimize import brentq
+
+    import thermoep.energies.laws as laws
+
+    T = 1e-3
+    g = torch.linspace(-6.0, 6.0, 241, dtype=torch.float64)
+    ref = torch.tensor([brentq(lambda v, gv=gv: v - gv / math.cosh(v) ** 2, min(0.0, gv) - 1e-9,
+                               max(0.0, gv) + 1e-9, xtol=1e-14) for gv in g.tolist()],
+                       dtype=torch.float64)
+    calls = []
+    original = laws.fast_tanh
+    monkeypatch.setattr(laws, "fast_tanh", lambda u: calls.append(1) or original(u))
+    u, _ = Tanh().law(g, T, start=ref + math.sqrt(T)).laplace()
+    assert len(calls) == 2
+    assert float((u - ref).abs().max()) < 1e-3 * math.sqrt(T)
