@@ -18,7 +18,11 @@ Three training steps (estimator call, gradient write, Adam step), each timed ove
   cosine 0.931 with the T → 0 limit at initialisation, against 0.985 for 12 sweeps; 3 sweeps
   with 1 burn-in, 0.925 there, did not train: benchmarks/results/fmnist_thermo_short.md);
 - ``path-integral-5``: 5 sweeps (2 burn-in): three kept sweeps where 4 sweeps keep two (the
-  4-sweep runs ended about 0.3 point under the 12-sweep ones).
+  4-sweep runs ended about 0.3 point under the 12-sweep ones);
+- ``path-integral-warm5`` / ``path-integral-warm6``: the free phase 3 sweeps (2 burn-in), each
+  node, warm-started from the phase before it, 5 or 6 sweeps with 1 burn-in (``warm_steps``,
+  ``warm_burn_in``): 4 or 5 kept sweeps a node where the 5-sweep schedule keeps 3, as the
+  free phase's kept sweeps serve only the prediction and the cost.
 
 ``--trained CKPT`` loads the network's weights from a checkpoint of the same architecture
 (``thermoep train --checkpoint-every``) before timing: a trained network's fields are larger,
