@@ -95,3 +95,19 @@ def test_langevin_path_integral_on_gaussian(float64):
     g = te.PathIntegral(sampler, beta=1.0, nodes=3)(energy, cost, x, y, generator=generator(4))
     ref = te.gaussian_grad_L(energy, cost, x, y, beta=1.0, temperature=1.0)
     assert max_z(g, ref) < Z
+
+
+def test_path_integral_replicates_average_to_its_estimate(float64):
+    """The path integral's mean is one product summed over chains and its per-chain replicates
+    (read only for the standard error) are taken apart: both must describe the same estimate
+    (mean of the replicates = the estimate; their spread = the standard error)."""
+    bm, cost, x, y = binary_problem((3, 4, 2), batch=3, seed=5)
+    est = te.PathIntegral(te.Gibbs(sweeps=40, burn_in=10, chains=6, temperature=1.0), 1.0,
+                          nodes=2)
+    g = est(bm, cost, x, y, generator=generator(5))
+    se = g.stats["se"]
+    for k, v in g.items():
+        reps = se._replicates[k]
+        assert reps.shape == (6, *v.shape)
+        torch.testing.assert_close(reps.mean(0), v, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(se[k], reps.std(0) / 6 ** 0.5)

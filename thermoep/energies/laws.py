@@ -210,7 +210,7 @@ def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
         u = nxt
         if not KERNELS.compiling:
             # one reduction and one read (amax: ~10× faster than a comparison and any on CPU)
-            if float(torch.amax(_error_bound(moved, size, curv, floor))) <= tol:
+            if float(torch.amax(_error_bound(moved, size, curv, floor)).detach()) <= tol:
                 return u, None, t, curv
     return u, _error_bound(moved, size, curv, floor) > tol, t, curv
 

@@ -53,7 +53,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from .. import _checks
-from ..observers.base import Observer
+from ..observers.base import Lazy, Observer
 from ..samplers.base import Phase
 from ..samplers.loop import sample
 from ..samplers.replica_exchange import ReplicaExchange, Rung
@@ -161,16 +161,14 @@ class PathIntegral(Estimator):
                 free, phases = self._phases(target, [b for b, _ in nodes], generator,
                                             covariance=True)
                 facts = {}
-        reps = None
-        for b, w in nodes:
-            cov = phases[b]["covariance"].chains
-            term = {k: (-w / (T * self.beta)) * v for k, v in cov.items()}
-            reps = term if reps is None else {k: reps[k] + term[k] for k in reps}
+        terms = [(-w / (T * self.beta), phases[b]["covariance"]) for b, w in nodes]
+        grads = {k: sum(c * cov.mean[k] for c, cov in terms) for k in terms[0][1].mean}
         stats = self._phase_stats(phases)
         stats.update(facts)
-        stats["se"] = standard_error(reps)
+        # per-chain replicates of the whole quadrature, taken only when the error is read
+        stats["se"] = standard_error(Lazy(grads, lambda k: sum(c * cov.chains[k]
+                                                               for c, cov in terms)))
         stats["nodes"] = self.nodes
-        grads = {k: v.mean(0) for k, v in reps.items()}
         return self._gradient(grads, self.nodes, stats, free, phases)
 
     def _exchange_phases(self, target, generator):

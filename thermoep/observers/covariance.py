@@ -6,14 +6,15 @@ input), the estimate is the mean over kept states and inputs of ∂θE(s_{c,t}) 
 The other chains are independent of chain c, so E[g_{c,t} (ℓ_{c,t} − ℓ̄_{−c})] = Cov(g, ℓ);
 centring on all their states (not only those of the same step) keeps the centring's own noise a
 factor ≈ the number of states smaller. The kept states are stored and the weighted gradient is
-taken once, at the end of the phase.
+taken once, at the end of the phase: summed over chains for the mean, per chain only when a
+standard error reads the replicates.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .base import Observer, PerChain
+from .base import Lazy, Observer, PerChain
 from .smoothing import plain
 
 
@@ -50,10 +51,23 @@ class CovarianceWithCost(Observer):
             out_cost = torch.stack([k[2] for k in self.kept], 1)
             nd = energy.free_layers[L].ndim
             weighted = {L: out_cost - free[L] * base.reshape(*base.shape, *([1] * nd))}
-        grads = energy.param_grad_rho(energy.with_free(target.x, free), weight=ell - base,
-                                      per_chain=True, weighted=weighted)
-        chains = {k: v / (n * B) for k, v in grads.items()}
-        return PerChain({k: v.mean(0) for k, v in chains.items()}, chains)
+        rho, weight = energy.with_free(target.x, free), ell - base
+
+        def products(per_chain: bool) -> dict:
+            return energy.param_grad_rho(rho, weight=weight, per_chain=per_chain,
+                                         weighted=weighted)
+
+        # the mean in one product summed over chains; the per-chain ones (a 784 × 256 product
+        # per chain) only when a standard error reads them
+        mean = {k: v / (C * n * B) for k, v in products(False).items()}
+        per_chain: dict = {}
+
+        def chain(key):
+            if not per_chain:
+                per_chain.update({k: v / (n * B) for k, v in products(True).items()})
+            return per_chain[key]
+
+        return PerChain(mean, Lazy(mean, chain))
 
 
 __all__ = ["CovarianceWithCost"]
