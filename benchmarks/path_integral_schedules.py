@@ -25,10 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import torch
+from thermo_gradient_noise import seconds_per_call  # warm-up, then the mean of repeats
 
 import thermoep as te
 from thermoep import checkpoints
@@ -57,14 +57,6 @@ def _shown(path: str) -> str:
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
-def seconds(est, net, cost, x, y, repeats: int = 5) -> float:
-    est(net, cost, x, y, generator=torch.Generator().manual_seed(0))  # warm-up
-    t = time.perf_counter()
-    for i in range(repeats):
-        est(net, cost, x, y, generator=torch.Generator().manual_seed(1 + i))
-    return (time.perf_counter() - t) / repeats
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=3)
@@ -87,15 +79,15 @@ def main(argv=None) -> None:
     again = [reference(net, cost, x, y, generator=torch.Generator().manual_seed(777 + i))
              for i, (x, y) in enumerate(batches)]
     limits = [te.OneSided(te.Relaxation(steps=300), 1.0)(net, cost, x, y) for x, y in batches]
-    centered = seconds(te.Centered(te.Relaxation(steps=30, nudged_steps=10), 0.5), net, cost,
-                       *batches[0])
+    centered = seconds_per_call(te.Centered(te.Relaxation(steps=30, nudged_steps=10), 0.5),
+                                net, cost, *batches[0], repeats=5)
     rows = []
     for sweeps, burn_in, warm, warm_burn in SCHEDULES:
         est = path_integral(sweeps, burn_in, warm, warm_burn)
         cos = torch.tensor([est(net, cost, x, y, generator=torch.Generator().manual_seed(
             1000 * r + i)).cosine(ref) for r in range(args.repeats)
             for i, ((x, y), ref) in enumerate(zip(batches, refs, strict=True))])
-        s = seconds(est, net, cost, *batches[0])
+        s = seconds_per_call(est, net, cost, *batches[0], repeats=5)
         rows.append({"sweeps": sweeps, "burn_in": burn_in, "warm_sweeps": warm,
                      "warm_burn_in": warm_burn, "cosine": cos.tolist(),
                      "cosine_mean": float(cos.mean()),
