@@ -12,6 +12,8 @@ Three training steps (estimator call, gradient write, Adam step), each timed ove
   layers moved in turn, ``Langevin(mode="blocks")``; ``benchmarks/langevin_steps.py``: cosine
   0.9985 with the T → 0 limit at initialisation, free-phase cost on the trained network 0.0571
   against 0.0561 for 30 steps at 0.4);
+- ``finite-nudge-blocks15``: blocks mode, 15 steps (5 burn-in) at step 0.5 (cosine 0.9995 with
+  the T → 0 limit at initialisation, against 0.9985 for 12 steps);
 - ``path-integral``: block Gibbs with conditional Rao–Blackwellisation, 12 sweeps (2 burn-in),
   2 Gauss–Legendre nodes, 4 chains (the table's setting);
 - ``path-integral-4``: the same with 4 sweeps (2 burn-in) (``benchmarks/gibbs_sweeps.py``:
@@ -68,6 +70,9 @@ CONFIGS = {
     "finite-nudge-blocks": dict(estimator="finite-nudge", sampler="langevin", temperature=0.001,
                                 steps=12, burn_in=4, chains=4, step_size=0.5, coupled=True,
                                 **{"sampler.mode": "blocks"}),
+    "finite-nudge-blocks15": dict(estimator="finite-nudge", sampler="langevin",
+                                  temperature=0.001, steps=15, burn_in=5, chains=4,
+                                  step_size=0.5, coupled=True, **{"sampler.mode": "blocks"}),
     "path-integral": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,
                           steps=12, burn_in=2, chains=4, nodes=2, conditional=True),
     "path-integral-4": dict(estimator="path-integral", sampler="gibbs", temperature=0.001,

@@ -152,6 +152,12 @@ class Unit:
         return self.rho(mean + d)
 
 
+def _one_minus_square(r: Tensor) -> Tensor:
+    """1 − r² in one pass (``addcmul`` onto a broadcast one; ``1.0 - r * r`` takes two passes
+    and twice the time on 131k units)."""
+    return torch.addcmul(r.new_ones(()), r, r, value=-1.0)
+
+
 class Tanh(Unit):
     """ρ = tanh, c = ½s² (Scellier & Bengio 2017)."""
     holomorphic = True
@@ -165,11 +171,11 @@ class Tanh(Unit):
         return fast_tanh(s)
 
     def rho_prime(self, s):
-        return 1.0 - fast_tanh(s) ** 2
+        return _one_minus_square(fast_tanh(s))
 
     def rho_and_prime(self, s):
         r = fast_tanh(s)
-        return r, 1.0 - r * r
+        return r, _one_minus_square(r)
 
     def law(self, field, temperature, curvature=0.0, linear=0.0, start=None):
         return TanhLaw(field, temperature, 1.0 + curvature, linear, start)

@@ -48,6 +48,9 @@ class MeanParamGrad(Observer):
         energy = target.energy
         self.linear = energy.single_layer_terms()
         self.others = [k for k in energy.term_names if k not in self.linear]
+        # the layers those terms read: only they are concatenated over pending states
+        self.others_read = {j for key, _, idx, _ in energy._terms if key in self.others
+                            for j in idx}
         self.layer_sums: dict[int, object] = {}
         self.total, self.cost_total, self.n = None, None, 0
         self.pending, self.pending_numbers = [], 0
@@ -88,13 +91,15 @@ class MeanParamGrad(Observer):
     def _flush(self, target):
         """The pending states as one batch of K·B positions: ∂θE is a sum over positions, so
         one product over the concatenated batch is the sum of the K products (a chain's
-        states stay in its row: ``[C, K·B, …]``; the clamped input repeats K times)."""
+        states stay in its row: ``[C, K·B, …]``; a clamped input those terms read repeats K
+        times)."""
         if not self.pending:
             return
         energy, k = target.energy, len(self.pending)
         free = energy._free_of
-        rho = [torch.cat([p[j] for p in self.pending], 1) if j in free else
-               (r if k == 1 else r.repeat(k, *([1] * (r.dim() - 1))))
+        rho = [r if k == 1 or j not in self.others_read else
+               torch.cat([p[j] for p in self.pending], 1) if j in free else
+               r.repeat(k, *([1] * (r.dim() - 1)))
                for j, r in enumerate(self.pending[0])]
         self.total = _add(self.total, energy.param_grad_rho(rho, per_chain=True,
                                                             terms=self.others))
