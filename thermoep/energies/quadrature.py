@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-HERMITE = {k: np.polynomial.hermite.hermgauss(k) for k in (4, 8, 16, 32, 64)}
+HERMITE = {k: np.polynomial.hermite.hermgauss(k) for k in (3, 4, 8, 16, 32, 64)}
 
 
 def hermite_rule(var: float) -> tuple[np.ndarray, np.ndarray]:
@@ -22,8 +22,10 @@ def hermite_rule(var: float) -> tuple[np.ndarray, np.ndarray]:
 
 def laplace_rule(temperature: float, double: bool) -> tuple[np.ndarray, np.ndarray]:
     """(nodes, weights) for a density exp(−φ/T) expanded around its mode (adaptive
-    Gauss–Hermite, :class:`thermoep.energies.laws.TanhLaw`): 8 nodes for T ≤ 0.001 (4 below
-    float64), 16 up to 0.01, 32 up to 0.1, 64 above."""
+    Gauss–Hermite, :class:`thermoep.energies.laws.TanhLaw`): 8 nodes for T ≤ 0.001 (3 below
+    float64: tanh's mean is then within 2.1e-7 of adaptive quadrature at T = 0.001 and 2e-9 at
+    T = 0.0001 for |g| ≤ 10, float32's own resolution near ±1; 4 nodes gain 6e-8 for a third
+    more passes), 16 up to 0.01, 32 up to 0.1, 64 above."""
     T = temperature
-    return HERMITE[(8 if double else 4) if T <= 1e-3 else 16 if T <= 0.01 else 32 if T <= 0.1
+    return HERMITE[(8 if double else 3) if T <= 1e-3 else 16 if T <= 0.01 else 32 if T <= 0.1
                    else 64]
