@@ -34,7 +34,11 @@ An epoch is 938 batches (60,000 / 64): "s/epoch" is the measured seconds per bat
 training loop alone, without evaluation). The ratios to ``centered`` are the figures the issue
 asks for (finite nudge ≤ 2×, path integral ≤ 5×).
 
+``--batch-size 1`` times a step whose arithmetic is negligible: what the step costs beyond its
+arithmetic (Python, kernel dispatch, the random-number generator's per-call cost).
+
     python benchmarks/thermo_speed.py [--batches 40] [--name thermo_speed] [--trained CKPT]
+                                      [--batch-size 64]
 Needs Fashion-MNIST (``apt-get install dataset-fashion-mnist``). Writes
 benchmarks/results/<name>.{json,md} and prints the table. Run it alone (two torch processes on
 two cores slow each other several-fold).
@@ -56,7 +60,7 @@ from thermoep.experiment import build
 
 OUT = Path(__file__).parent / "results"
 BATCH = 64
-EPOCH_BATCHES = -(-60000 // BATCH)
+TRAIN_IMAGES = 60000
 
 BASE = dict(dataset="fashion-mnist", hidden=[256], activation="tanh", batch_size=BATCH,
             beta=1.0, optimizer="adam", lr=1e-3, standardize="global", seed=0)
@@ -88,17 +92,18 @@ CONFIGS = {
 }
 
 
-def seconds_per_batch(name: str, batches: int, trained: str | None = None) -> dict:
-    cfg = RunConfig.of(**{**BASE, **CONFIGS[name]}, limit_train=BATCH * (batches + 1),
-                       limit_test=BATCH)
+def seconds_per_batch(name: str, batches: int, trained: str | None = None,
+                      batch: int = BATCH) -> dict:
+    cfg = RunConfig.of(**{**BASE, **CONFIGS[name], "batch_size": batch},
+                       limit_train=batch * (batches + 1), limit_test=batch)
     built = build(cfg)
     model, cost, est, opt, gen = built.model, built.cost, built.estimator, built.optimizer, \
         built.generator
     if trained is not None:
         model.load_state_dict(checkpoints.load(trained)["model"])
     x, y = built.data.train_x, built.data.train_y
-    xs = [x[i * BATCH:(i + 1) * BATCH] for i in range(batches + 1)]
-    ys = [y[i * BATCH:(i + 1) * BATCH] for i in range(batches + 1)]
+    xs = [x[i * batch:(i + 1) * batch] for i in range(batches + 1)]
+    ys = [y[i * batch:(i + 1) * batch] for i in range(batches + 1)]
 
     def train_step(xb, yb):
         opt.zero_grad(set_to_none=True)
@@ -113,7 +118,8 @@ def seconds_per_batch(name: str, batches: int, trained: str | None = None) -> di
         g = train_step(xb, yb)
     per_batch = (time.perf_counter() - t) / batches
     return {"estimator": name, "config": CONFIGS[name], "seconds_per_batch": per_batch,
-            "seconds_per_epoch": per_batch * EPOCH_BATCHES, "last_loss": float(g.loss)}
+            "seconds_per_epoch": per_batch * -(-TRAIN_IMAGES // batch),
+            "last_loss": float(g.loss)}
 
 
 def main() -> None:
@@ -125,10 +131,13 @@ def main() -> None:
     ap.add_argument("--estimators", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--trained", default=None,
                     help="checkpoint whose weights every estimator starts from")
+    ap.add_argument("--batch-size", type=int, default=BATCH,
+                    help="images per step (1: what a step costs beyond its arithmetic)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = [seconds_per_batch(n, args.batches, args.trained) for n in args.estimators]
+    rows = [seconds_per_batch(n, args.batches, args.trained, args.batch_size)
+            for n in args.estimators]
     ref = next((r["seconds_per_batch"] for r in rows if r["estimator"] == "centered"), None)
     for r in rows:
         r["ratio_to_centered"] = None if ref is None else r["seconds_per_batch"] / ref
@@ -137,17 +146,20 @@ def main() -> None:
                    f"{args.name}" + (f" --threads {args.threads}" if args.threads else "")
                    + ("" if args.estimators == list(CONFIGS)
                       else " --estimators " + " ".join(args.estimators))
-                   + (f" --trained {args.trained}" if args.trained else ""),
+                   + (f" --trained {args.trained}" if args.trained else "")
+                   + (f" --batch-size {args.batch_size}" if args.batch_size != BATCH else ""),
         "thermoep": __version__, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(), "batches": args.batches, "rows": rows,
+        "threads": torch.get_num_threads(), "batches": args.batches,
+        "batch_size": args.batch_size, "rows": rows,
     }
     OUT.mkdir(exist_ok=True)
     (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# {args.name}", "", f"Command: `{result['command']}` (thermoep "
              f"{__version__}, torch {torch.__version__}, {result['threads']} threads)", "",
-             "784-256-10 tanh, Fashion-MNIST, batch 64, β = 1 (centered: 0.5); one training "
-             "step = estimator + Adam step; s/epoch = s/batch × 938; weights: "
+             f"784-256-10 tanh, Fashion-MNIST, batch {args.batch_size}, β = 1 (centered: 0.5); "
+             "one training step = estimator + Adam step; s/epoch = s/batch × batches in 60,000 "
+             "images; weights: "
              + (f"`{args.trained}`" if args.trained else "initialisation") + ".", "",
              "| estimator | ms / batch | s / epoch | × centered |", "|---|---|---|---|"]
     for r in rows:
