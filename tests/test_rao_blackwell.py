@@ -95,3 +95,25 @@ def test_rao_blackwell_needs_ula_smooth_units_and_squared_error(float64):
     net, _, x, y = hopfield_problem()
     with pytest.raises(TypeError, match="SquaredError"):
         est(net, te.CrossEntropy(), x, y)
+
+
+def test_plain_shares_one_answer_among_the_observers_of_a_kept_state():
+    """The observers of one kept state read one ``plain`` answer (its cost computed once); a
+    new state, or the same state for another target, is computed afresh and right."""
+    from thermoep.observers.smoothing import plain
+    from thermoep.samplers.base import Target, prepare
+
+    net, cost, x, y = hopfield_problem(sizes=(3, 4, 2), batch=2)
+    x, y = prepare(net, cost, x, y)
+    target, nudged = Target(net, cost, x, y, 0.0), Target(net, cost, x, y, 0.5)
+    sampler = te.Langevin(steps=2, burn_in=0, chains=2, temperature=0.01)
+    state = sampler.init(target, generator=generator(0))
+    first = plain(target, state)
+    assert plain(target, state) is first
+    assert plain(nudged, state) is not first
+    new, _ = sampler.step(target, state, 0, generator=generator(1))
+    again = plain(target, new)
+    assert again is not first
+    out = net.output
+    torch.testing.assert_close(again.cost, cost.value(new.position[out], y))
+    torch.testing.assert_close(again.rho[-1], net.rho(out, new.position[out]))

@@ -162,12 +162,23 @@ def _affine(u: Tensor, kappa, lam) -> Tensor:
 
 def _curvature(g: Tensor, kappa, t: Tensor) -> Tensor:
     """φ''(u) = κ + 2g tanh(u) sech²(u), from t = tanh(u)."""
-    gs = torch.addcmul(_one(t), t, t, value=-1.0).mul_(g)  # g sech²u
+    gs = torch.addcmul(one_like(t), t, t, value=-1.0).mul_(g)  # g sech²u
     return _plus_twice(kappa, gs, t)
 
 
-def _one(like: Tensor) -> Tensor:
-    return torch.ones((), dtype=like.dtype, device=like.device)
+def one_like(like: Tensor) -> Tensor:
+    """A 0-dim 1 of ``like``'s dtype and device, made once per (dtype, device): the base of the
+    ``addcmul`` that computes 1 − t² in one pass. Shared, so never to be modified in place."""
+    if KERNELS.compiling:  # a constant in the traced graph
+        return torch.ones((), dtype=like.dtype, device=like.device)
+    key = (like.dtype, like.device)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = torch.ones((), dtype=like.dtype, device=like.device)
+    return one
+
+
+_ONES: dict = {}
 
 
 def _plus_twice(kappa, a: Tensor, b: Tensor) -> Tensor:
@@ -195,7 +206,7 @@ def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
     u = u.clamp(lo, hi)
     if u.numel() == 0:
         return u, None, None, None
-    one = _one(u)
+    one = one_like(u)
     floor = 1e-3 * kappa
     size = g.abs()
     moved = t = curv = None

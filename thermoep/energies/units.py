@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .laws import BernoulliLaw, GaussianLaw, TanhLaw, fast_tanh
+from .laws import BernoulliLaw, GaussianLaw, TanhLaw, fast_tanh, one_like
 from .quadrature import hermite_rule
 
 
@@ -155,7 +155,7 @@ class Unit:
 def _one_minus_square(r: Tensor) -> Tensor:
     """1 − r² in one pass (``addcmul`` onto a broadcast one; ``1.0 - r * r`` takes two passes
     and twice the time on 131k units)."""
-    return torch.addcmul(r.new_ones(()), r, r, value=-1.0)
+    return torch.addcmul(one_like(r), r, r, value=-1.0)
 
 
 class Tanh(Unit):

@@ -33,12 +33,25 @@ class Smoothed(NamedTuple):
 
 
 def plain(target, state) -> Smoothed:
-    """The state itself (ρ from the state where its sampler keeps it: ``state.rho``)."""
+    """The state itself (ρ from the state where its sampler keeps it: ``state.rho``).
+
+    The observers of one kept state call this one after the other with the same ``target`` and
+    ``state`` objects; the last answer is kept for them (a state is never modified in place),
+    so its cost is computed once, not once per observer."""
+    last = _LAST_PLAIN
+    if last and last[0] is target and last[1] is state:
+        return last[2]
     s = state.position
     energy = target.energy
     rho = getattr(state, "rho", None)
     rho = energy.rhos(target.x, s) if rho is None else list(rho)
-    return Smoothed(rho, target.cost.value(s[energy.output], target.y))
+    out = Smoothed(rho, target.cost.value(s[energy.output], target.y))
+    _LAST_PLAIN[:] = (target, state, out)
+    return out
+
+
+#: (target, state, Smoothed) of plain's last call
+_LAST_PLAIN: list = []
 
 
 class ConditionalSmoother:

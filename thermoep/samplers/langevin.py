@@ -221,7 +221,9 @@ class Langevin(MonteCarloSampler):
                              state.fields, tuple(prime))
 
     def select(self, target: Target, state: LangevinState, p: int) -> LangevinState:
-        """Phase p of a stacked target's state."""
+        """Phase p of a stacked target's state, as its observers read it: the position, ρ, U
+        and the step's Gaussian law. ∇U and ρ′, which only the next step reads, are left out
+        (None): slicing them for every phase and kept step costs kernels, not arithmetic."""
         def take(ts):
             return None if ts is None else tuple(None if t is None else t[p] for t in ts)
 
@@ -229,8 +231,8 @@ class Langevin(MonteCarloSampler):
         rho = None if state.rho is None else [r[p] if j in free else r
                                               for j, r in enumerate(state.rho)]
         return LangevinState(take(state.position), None if state.potential is None else
-                             state.potential[p], take(state.grad), take(state.step_mean),
-                             state.step_var, state.chains, rho, state.fields, take(state.prime))
+                             state.potential[p], None, take(state.step_mean),
+                             state.step_var, state.chains, rho, state.fields, None)
 
 
 __all__ = ["MODES", "Langevin", "LangevinState", "check_continuous", "layer_grad", "potential"]
