@@ -117,3 +117,11 @@ def test_plain_shares_one_answer_among_the_observers_of_a_kept_state():
     out = net.output
     torch.testing.assert_close(again.cost, cost.value(new.position[out], y))
     torch.testing.assert_close(again.rho[-1], net.rho(out, new.position[out]))
+    # a sampler that moves its state in place gets a fresh answer
+    new.position[out].add_(1.0)
+    torch.testing.assert_close(plain(target, new).cost, cost.value(new.position[out], y))
+    with torch.inference_mode():  # tensors without version counters: computed every time
+        moved = sampler.step(target, new, 1, generator=generator(2))[0]
+        a, b = plain(target, moved), plain(target, moved)
+    assert a is not b
+    torch.testing.assert_close(a.cost, b.cost)

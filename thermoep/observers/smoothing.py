@@ -36,21 +36,33 @@ def plain(target, state) -> Smoothed:
     """The state itself (ρ from the state where its sampler keeps it: ``state.rho``).
 
     The observers of one kept state call this one after the other with the same ``target`` and
-    ``state`` objects; the last answer is kept for them (a state is never modified in place),
-    so its cost is computed once, not once per observer."""
-    last = _LAST_PLAIN
-    if last and last[0] is target and last[1] is state:
-        return last[2]
+    ``state`` objects; the last answer is kept for them, so its cost is computed once, not once
+    per observer (a sampler that updates its state's tensors in place bumps their versions,
+    which the key holds)."""
     s = state.position
+    key = _plain_key(target, state)
+    last = _LAST_PLAIN
+    if key is not None and last and last[0] is target and last[1] is state \
+            and last[2] == key[2]:
+        return last[3]
     energy = target.energy
     rho = getattr(state, "rho", None)
     rho = energy.rhos(target.x, s) if rho is None else list(rho)
     out = Smoothed(rho, target.cost.value(s[energy.output], target.y))
-    _LAST_PLAIN[:] = (target, state, out)
+    _LAST_PLAIN[:] = () if key is None else (*key, out)
     return out
 
 
-#: (target, state, Smoothed) of plain's last call
+def _plain_key(target, state):
+    """(target, state, the versions of its tensors), or None where tensors keep no version
+    (made under ``torch.inference_mode``: then nothing is kept)."""
+    try:
+        return target, state, tuple(t._version for t in state.position)
+    except RuntimeError:
+        return None
+
+
+#: (target, state, versions of the state's tensors, Smoothed) of plain's last call
 _LAST_PLAIN: list = []
 
 
