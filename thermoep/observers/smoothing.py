@@ -41,15 +41,15 @@ def plain(target, state) -> Smoothed:
     which the key holds)."""
     s = state.position
     key = _plain_key(target, state)
-    last = _LAST_PLAIN
-    if key is not None and last and last[0] is target and last[1] is state \
+    last = _LAST_PLAIN[0]  # one read and one write of a whole tuple: safe across threads
+    if key is not None and last is not None and last[0] is target and last[1] is state \
             and last[2] == key[2]:
         return last[3]
     energy = target.energy
     rho = getattr(state, "rho", None)
     rho = energy.rhos(target.x, s) if rho is None else list(rho)
     out = Smoothed(rho, target.cost.value(s[energy.output], target.y))
-    _LAST_PLAIN[:] = () if key is None else (*key, out)
+    _LAST_PLAIN[0] = None if key is None else (*key, out)
     return out
 
 
@@ -63,7 +63,7 @@ def _plain_key(target, state):
 
 
 #: (target, state, versions of the state's tensors, Smoothed) of plain's last call
-_LAST_PLAIN: list = []
+_LAST_PLAIN: list = [None]
 
 
 class ConditionalSmoother:
