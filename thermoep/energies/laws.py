@@ -114,9 +114,8 @@ class TanhLaw:
         if self._laplace is not None:
             return self._laplace
         g, kappa, lam, T = self.g, self.kappa, self.lam, self.temperature
-        zero = torch.zeros_like(g)
-        lo = (lam + torch.minimum(g, zero)) / kappa
-        hi = (lam + torch.maximum(g, zero)) / kappa
+        lo = _bracket_end(g.clamp(max=0.0), kappa, lam)
+        hi = _bracket_end(g.clamp(min=0.0), kappa, lam)
         u = fast_tanh(g) if self.start is None else self.start
         tol = max(1e-3 * math.sqrt(T), 32.0 * torch.finfo(g.dtype).eps)
         u, far, t, curv = KERNELS.newton(g, kappa, lam, u, lo, hi, tol)
@@ -160,6 +159,13 @@ def _affine(u: Tensor, kappa, lam) -> Tensor:
     return a if isinstance(lam, float) and lam == 0.0 else a - lam
 
 
+def _bracket_end(part: Tensor, kappa, lam) -> Tensor:
+    """(λ + part)/κ, skipping the addition where λ is the number 0 and the division where κ is
+    the number 1 (a hidden unit's law: its bracket is [min(g, 0), max(g, 0)])."""
+    a = part if isinstance(lam, float) and lam == 0.0 else part + lam
+    return a if isinstance(kappa, float) and kappa == 1.0 else a / kappa
+
+
 def _curvature(g: Tensor, kappa, t: Tensor) -> Tensor:
     """φ''(u) = κ + 2g tanh(u) sech²(u), from t = tanh(u)."""
     gs = torch.addcmul(one_like(t), t, t, value=-1.0).mul_(g)  # g sech²u
@@ -183,8 +189,12 @@ _ONES: dict = {}
 
 def _plus_twice(kappa, a: Tensor, b: Tensor) -> Tensor:
     """κ + 2ab in one kernel (κ a number or a tensor)."""
-    k = kappa if torch.is_tensor(kappa) else torch.full((), kappa, dtype=a.dtype,
-                                                        device=a.device)
+    if torch.is_tensor(kappa):
+        k = kappa
+    elif kappa == 1.0:  # a hidden unit's law: the shared one
+        k = one_like(a)
+    else:
+        k = torch.full((), kappa, dtype=a.dtype, device=a.device)
     return torch.addcmul(k, a, b, value=2.0)
 
 
