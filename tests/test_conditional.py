@@ -317,3 +317,21 @@ def test_newton_stops_once_its_quadratic_bound_is_met(monkeypatch):
     u, _ = Tanh().law(g, T, start=ref + math.sqrt(T)).laplace()
     assert len(calls) == 2
     assert float((u - ref).abs().max()) < 1e-3 * math.sqrt(T)
+
+
+def test_shared_one_is_a_plain_tensor_whatever_the_first_caller():
+    """``one_like`` (the base of 1 − t² in one pass) caches a plain tensor even when first
+    asked under inference mode, and inside ``torch.func.grad`` gives the transform its own
+    constant; the derivative of 1 − tanh² through it is exact."""
+    from thermoep.energies import laws
+
+    laws._ONES.clear()
+    with torch.inference_mode():
+        laws.one_like(torch.zeros(2))
+    assert not laws._ONES[(torch.float32, torch.device("cpu"))].is_inference()
+    laws._ONES.clear()
+    x = torch.linspace(-2, 2, 5)
+    got = torch.func.grad(lambda v: Tanh().rho_prime(v).sum())(x)
+    t = torch.tanh(x)
+    torch.testing.assert_close(got, -2 * t * (1 - t * t), atol=1e-6, rtol=0)
+    assert (torch.float32, torch.device("cpu")) not in laws._ONES

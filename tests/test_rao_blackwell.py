@@ -125,3 +125,23 @@ def test_plain_shares_one_answer_among_the_observers_of_a_kept_state():
         a, b = plain(target, moved), plain(target, moved)
     assert a is not b
     torch.testing.assert_close(a.cost, b.cost)
+
+
+def test_plain_keeps_nothing_alive_once_the_batch_is_gone():
+    """``plain``'s kept answer lives in the batch's target cache: dropping the targets and the
+    state frees the network."""
+    import gc
+    import weakref
+
+    from thermoep.observers.smoothing import plain
+    from thermoep.samplers.base import Target, prepare
+
+    net, cost, x, y = hopfield_problem(sizes=(3, 4, 2), batch=2)
+    x, y = prepare(net, cost, x, y)
+    target = Target(net, cost, x, y, 0.0)
+    state = te.Langevin(chains=2, temperature=0.01).init(target, generator=generator(0))
+    plain(target, state)
+    alive = weakref.ref(net)
+    del net, target, state
+    gc.collect()
+    assert alive() is None

@@ -137,13 +137,15 @@ class TanhLaw:
         """E[tanh(u)]: the Gauss–Hermite rule centred at the mode with the Laplace width
         √(T/φ''(u*)), weighted by exp(−(φ − its quadratic at u*)/T). Against adaptive
         quadrature (scipy, |g| ≤ 10) the error is below 1e-12 at T ≤ 0.1 and 1e-9 at T = 1 in
-        float64, and within 2e-6 in float32 at T = 0.001 (3 nodes; tests/test_conditional.py).
+        float64, and within 2e-6 in float32 at T = 0.001 (3 nodes for a hidden unit's law, 4
+        for a nudged one; tests/test_conditional.py).
         Computed once per law (the observers of one kept state share it)."""
         if self._mean is not None:  # several observers average the same law
             return self._mean
         u, curv = self.laplace()
         g, T = self.g, self.temperature
-        nodes, weights = laplace_rule(T, g.dtype == torch.float64)
+        plain = _is(self.kappa, 1.0) and _is(self.lam, 0.0)  # a hidden unit's law
+        nodes, weights = laplace_rule(T, g.dtype == torch.float64, shifted=not plain)
         shape = (-1,) + (1,) * g.dim()
         z = torch.as_tensor(nodes, dtype=g.dtype, device=g.device).reshape(shape)
         log_w = torch.as_tensor(np.log(weights), dtype=g.dtype, device=g.device).reshape(shape)
@@ -151,6 +153,11 @@ class TanhLaw:
         self._mean = KERNELS.hermite_mean(g, self.kappa, self.lam, u, self._tanh_mode, curv, z,
                                           log_w, T)
         return self._mean
+
+
+def _is(value, number: float) -> bool:
+    """Whether ``value`` is that number as a Python number (a tensor never is)."""
+    return isinstance(value, (int, float)) and value == number
 
 
 def _affine(u: Tensor, kappa, lam) -> Tensor:
@@ -175,16 +182,20 @@ def _curvature(g: Tensor, kappa, t: Tensor) -> Tensor:
 def one_like(like: Tensor) -> Tensor:
     """A 0-dim 1 of ``like``'s dtype and device, made once per (dtype, device): the base of the
     ``addcmul`` that computes 1 − t² in one pass. Shared, so never to be modified in place."""
-    if KERNELS.compiling:  # a constant in the traced graph
+    if KERNELS.compiling or _functorch_wrapped(like):
+        # a constant of the traced graph, or of the torch.func transform being applied
         return torch.ones((), dtype=like.dtype, device=like.device)
     key = (like.dtype, like.device)
     one = _ONES.get(key)
     if one is None:
-        one = _ONES[key] = torch.ones((), dtype=like.dtype, device=like.device)
+        with torch.inference_mode(False), torch.no_grad():  # a plain tensor, whatever the caller
+            one = _ONES[key] = torch.ones((), dtype=like.dtype, device=like.device)
     return one
 
 
 _ONES: dict = {}
+_functorch_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor",
+                             lambda t: False)
 
 
 def _plus_twice(kappa, a: Tensor, b: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ A smoother maps a kept state to the factors the gradient statistics are built fr
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -36,34 +37,33 @@ def plain(target, state) -> Smoothed:
     """The state itself (ρ from the state where its sampler keeps it: ``state.rho``).
 
     The observers of one kept state call this one after the other with the same ``target`` and
-    ``state`` objects; the last answer is kept for them, so its cost is computed once, not once
-    per observer (a sampler that updates its state's tensors in place bumps their versions,
-    which the key holds)."""
+    ``state`` objects; the last answer is kept for them in the batch's ``target.cache``, so its
+    cost is computed once, not once per observer (a sampler that updates its state's tensors in
+    place bumps their versions, which the key holds; it lives as long as the batch's targets)."""
     s = state.position
-    key = _plain_key(target, state)
-    last = _LAST_PLAIN[0]  # one read and one write of a whole tuple: safe across threads
-    if key is not None and last is not None and last[0] is target and last[1] is state \
-            and last[2] == key[2]:
+    versions = _versions(s)
+    cache = getattr(target, "cache", None)
+    last = None if cache is None or versions is None else cache.get("plain")
+    if last is not None and last[0]() is target and last[1] is state and last[2] == versions:
         return last[3]
     energy = target.energy
     rho = getattr(state, "rho", None)
     rho = energy.rhos(target.x, s) if rho is None else list(rho)
     out = Smoothed(rho, target.cost.value(s[energy.output], target.y))
-    _LAST_PLAIN[0] = None if key is None else (*key, out)
+    if cache is not None and versions is not None:
+        # the target by weak reference: the batch's targets share the cache, which must not
+        # keep any of them alive
+        cache["plain"] = (weakref.ref(target), state, versions, out)
     return out
 
 
-def _plain_key(target, state):
-    """(target, state, the versions of its tensors), or None where tensors keep no version
-    (made under ``torch.inference_mode``: then nothing is kept)."""
+def _versions(position) -> tuple[int, ...] | None:
+    """The version counters of a state's tensors, or None where they keep none (tensors made
+    under ``torch.inference_mode``: then nothing is kept)."""
     try:
-        return target, state, tuple(t._version for t in state.position)
+        return tuple(t._version for t in position)
     except RuntimeError:
         return None
-
-
-#: (target, state, versions of the state's tensors, Smoothed) of plain's last call
-_LAST_PLAIN: list = [None]
 
 
 class ConditionalSmoother:
