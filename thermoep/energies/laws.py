@@ -162,21 +162,27 @@ def _is(value, number: float) -> bool:
 
 def _affine(u: Tensor, kappa, lam) -> Tensor:
     """κu − λ, skipping the multiply where κ is the number 1 and the subtraction where λ is 0."""
-    a = u if isinstance(kappa, float) and kappa == 1.0 else u * kappa
-    return a if isinstance(lam, float) and lam == 0.0 else a - lam
+    a = u if _is(kappa, 1.0) else u * kappa
+    return a if _is(lam, 0.0) else a - lam
 
 
 def _bracket_end(part: Tensor, kappa, lam) -> Tensor:
     """(λ + part)/κ, skipping the addition where λ is the number 0 and the division where κ is
     the number 1 (a hidden unit's law: its bracket is [min(g, 0), max(g, 0)])."""
-    a = part if isinstance(lam, float) and lam == 0.0 else part + lam
-    return a if isinstance(kappa, float) and kappa == 1.0 else a / kappa
+    a = part if _is(lam, 0.0) else part + lam
+    return a if _is(kappa, 1.0) else a / kappa
 
 
 def _curvature(g: Tensor, kappa, t: Tensor) -> Tensor:
     """φ''(u) = κ + 2g tanh(u) sech²(u), from t = tanh(u)."""
-    gs = torch.addcmul(one_like(t), t, t, value=-1.0).mul_(g)  # g sech²u
+    gs = one_minus_square(t).mul_(g)  # g sech²u
     return _plus_twice(kappa, gs, t)
+
+
+def one_minus_square(t: Tensor) -> Tensor:
+    """1 − t² in one pass (``addcmul`` onto a shared one; ``1 - t * t`` takes two passes and
+    twice the time on 131k units): tanh's ρ′ and sech² from t = tanh."""
+    return torch.addcmul(one_like(t), t, t, value=-1.0)
 
 
 def one_like(like: Tensor) -> Tensor:
@@ -227,13 +233,12 @@ def _newton(g, kappa, lam, u, lo, hi, tol: float, iterations: int = 6):
     u = u.clamp(lo, hi)
     if u.numel() == 0:
         return u, None, None, None
-    one = one_like(u)
     floor = 1e-3 * kappa
     size = g.abs()
     moved = t = curv = None
     for _ in range(iterations):
         t = fast_tanh(u)
-        gs = torch.addcmul(one, t, t, value=-1.0).mul_(g)           # g sech²u
+        gs = one_minus_square(t).mul_(g)                            # g sech²u
         step = _affine(u, kappa, lam) - gs                          # φ'(u)
         curv = _plus_twice(kappa, gs, t).clamp_min_(floor)          # φ''(u), floored
         step.div_(curv)
