@@ -10,7 +10,20 @@
    comparative-study §3: 128-256-512-512 channels, 3×3 convolutions, 2×2 max pooling,
    hard-sigmoid units, batch 128, 32 × 32 × 3 inputs; centered EP with 20 free and 15 nudged
    steps, the seed's 15–20 training iterations) on generated CIFAR-shaped tensors, in float32
-   and in float16 (the relaxation's states and convolutions; parameters float32).
+   and in float16 (the relaxation's states and convolutions; parameters float32);
+4. thermodynamic EP against T = 0 EP on the device (``benchmarks/thermo_speed.py``'s rows:
+   784-256-10 tanh, batch 64, T = 0.001; centered, finite nudge with coupled ULA at the table's
+   30 jacobi steps and in blocks mode, the path integral with block Gibbs) on generated
+   standardised inputs (the timing does not depend on the images): ms per training step and
+   the ratio to the centered step, the issue's ≤ 2× and ≤ 5×. Needs Pyro (the chain
+   diagnostics): where it is missing the part says so and is skipped. The GPU machines have no
+   Pyro; both its wheels are pure Python and travel in an ignored folder:
+
+       echo /.whl/ >> .git/info/exclude
+       python -m pip download --no-deps -d .whl pyro-ppl==1.9.2 pyro-api==0.1.2
+       # there (carry .whl):
+       python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
+         PYTHONPATH=/tmp/site python3 benchmarks/gpu_check.py
 
 Each part prints one JSON line (seconds per batch, seconds per epoch extrapolated to CIFAR's
 50,000 training images, peak memory) and the lines are written to ``--out`` (default
@@ -125,6 +138,57 @@ def dchn_batches(device: torch.device, lines: list, *, precision: str | None, ba
                  "peak_memory_mib": peak_memory(device)})
 
 
+def thermo_step_ms(cfg, device: torch.device, xs, ys) -> float:
+    """ms per training step (estimator, gradient, Adam) of ``cfg``'s estimator over the batches
+    ``xs[1:]`` after one warm-up step on ``xs[0]``."""
+    cfg = cfg.resolved()
+    torch.manual_seed(0)
+    model, cost = cfg.make_model((xs.shape[-1],), 10)
+    model = model.to(device)
+    est = cfg.make_estimator()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def step(i):
+        opt.zero_grad(set_to_none=True)
+        g = est(model, cost, xs[i], ys[i], generator=gen)
+        g.apply_(model, cost)
+        opt.step()
+
+    step(0)  # warm-up (kernels, caches)
+    sync(device)
+    t = time.perf_counter()
+    for i in range(1, xs.shape[0]):
+        step(i)
+    sync(device)
+    return 1e3 * (time.perf_counter() - t) / (xs.shape[0] - 1)
+
+
+def thermo_rows(device: torch.device, lines: list, *, batches: int, batch: int) -> None:
+    try:
+        import pyro  # noqa: F401 — the estimators' chain diagnostics read pyro.ops.stats
+    except ImportError:
+        emit(lines, {"part": "thermo", "skipped": "pyro-ppl is not installed (carry its wheel "
+                     "and pyro-api's: see /work/.library/device/README.md)"})
+        return
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from thermo_speed import BASE, CONFIGS
+
+    from thermoep.config import RunConfig
+
+    rows = ("centered", "finite-nudge", "finite-nudge-blocks", "finite-nudge-blocks15",
+            "path-integral-warm6", "path-integral")
+    gen = torch.Generator(device=device).manual_seed(0)
+    xs = torch.randn(batches + 1, batch, 784, generator=gen, device=device)
+    ys = torch.randint(0, 10, (batches + 1, batch), generator=gen, device=device)
+    ms = {name: thermo_step_ms(RunConfig.of(**{**BASE, **CONFIGS[name], "batch_size": batch,
+                                               "device": str(device)}), device, xs, ys)
+          for name in rows}
+    emit(lines, {"part": "thermo", "device": str(device), "batch": batch, "batches": batches,
+                 "ms_per_batch": ms,
+                 "ratio_to_centered": {k: v / ms["centered"] for k, v in ms.items()}})
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
@@ -150,6 +214,8 @@ def main(argv=None) -> int:
         except RuntimeError as exc:  # e.g. float16 convolutions without kernels on a CPU
             emit(lines, {"part": "dchn", "precision": precision or "float32",
                          "error": str(exc).splitlines()[0]})
+    thermo_rows(device, lines, **(dict(batches=2, batch=4) if args.tiny else
+                                  dict(batches=50, batch=64)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in lines))
     print(f"written to {args.out}")

@@ -30,3 +30,9 @@ def test_its_code_path_runs_on_the_cpu(tmp_path):
     assert [ln["precision"] for ln in dchn] == ["float32", "float16"]
     assert dchn[0]["seconds_per_batch"] > 0 and dchn[0]["seconds_per_epoch"] > 0
     assert "seconds_per_batch" in dchn[1] or "error" in dchn[1]
+    thermo = [ln for ln in lines if ln["part"] == "thermo"]
+    assert len(thermo) == 1 and thermo[0]["ratio_to_centered"]["centered"] == 1.0
+    assert set(thermo[0]["ms_per_batch"]) == {
+        "centered", "finite-nudge", "finite-nudge-blocks", "finite-nudge-blocks15",
+        "path-integral-warm6", "path-integral"}
+    assert all(v > 0 for v in thermo[0]["ms_per_batch"].values())
