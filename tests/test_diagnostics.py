@@ -86,11 +86,13 @@ def test_exact_targets_are_each_estimators_own_objective(float64):
     bm, cost, x, y = binary_problem((3, 4, 2), batch=3, seed=2)
     gibbs = te.Gibbs(sweeps=10, burn_in=2, chains=2, temperature=1.0)
     fn = dg.target_gradient(te.FiniteNudge(gibbs, 0.5), bm, cost, x, y)
+    pi = dg.target_gradient(te.PathIntegral(gibbs, 0.5), bm, cost, x, y)
     ref = te.exact.grad_L(bm, cost, x, y, beta=0.5)
     cen = dg.target_gradient(te.Centered(gibbs, 0.5), bm, cost, x, y)
     gp, gm = (te.exact.grad_J(bm, cost, x, y, beta=b) for b in (0.5, -0.5))
     for k in ref:
         torch.testing.assert_close(fn[k], ref[k])
+        torch.testing.assert_close(pi[k], ref[k])
         torch.testing.assert_close(cen[k], (gp[k] - gm[k]) / 1.0)
     # the supervised reference is the β → 0 limit of ∇L_β
     sup = dg.supervised_gradient(bm, cost, x, y, temperature=1.0)

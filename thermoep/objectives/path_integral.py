@@ -142,7 +142,8 @@ class PathIntegral(Estimator):
         return None if self.deterministic else self.quadrature()
 
     def stencil(self):
-        # Only used for the deterministic reduction (T = 0).
+        """∇L_β = (E_β[∂θE] − E_0[∂θE])/β, what the covariance integral equals (Thm 3.4): the
+        estimate at T = 0 (one-sided EP) and the exact reference of small models."""
         return [(0.0, -1.0 / self.beta), (self.beta, 1.0 / self.beta)]
 
     def __call__(self, energy, cost, x, y, *, generator: torch.Generator | None = None):
