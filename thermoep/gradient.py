@@ -3,12 +3,106 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from .costs import trainables
+
+
+class Stats(dict):
+    """:attr:`Gradient.stats`: a dict whose costlier entries are computed when first read.
+
+    ``defer(fn, keys)`` registers a function returning some of ``keys`` (the chain diagnostics:
+    ESS and split R-hat of a phase's cost trace, a few hundred µs a phase that training steps
+    never read). Reading one of those keys, iterating, copying, comparing or printing computes
+    what is pending first; other keys are read as in any dict. An entry written before it is
+    computed keeps the written value.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[tuple[Callable[[], dict], frozenset]] = []
+
+    def defer(self, fn: Callable[[], dict], keys: Iterable[str]) -> None:
+        self._pending.append((fn, frozenset(keys)))
+
+    def _resolve(self, key=None) -> None:
+        keep = []
+        for fn, keys in self._pending:
+            if key is None or key in keys:
+                for k, v in fn().items():
+                    super().setdefault(k, v)
+            else:
+                keep.append((fn, keys))
+        self._pending = keep
+
+    def _resolve_key(self, key) -> None:
+        if self._pending and not super().__contains__(key):
+            self._resolve(key)
+
+    def __getitem__(self, key):
+        self._resolve_key(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._resolve_key(key)
+        return super().__contains__(key)
+
+    def get(self, key, default=None):
+        self._resolve_key(key)
+        return super().get(key, default)
+
+    def pop(self, key, *default):
+        self._resolve_key(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key, default=None):
+        self._resolve_key(key)
+        return super().setdefault(key, default)
+
+    def _all(self) -> Stats:
+        if self._pending:
+            self._resolve()
+        return self
+
+    def __iter__(self):
+        return super(Stats, self._all()).__iter__()
+
+    def __len__(self) -> int:
+        return super(Stats, self._all()).__len__()
+
+    def keys(self):
+        return super(Stats, self._all()).keys()
+
+    def values(self):
+        return super(Stats, self._all()).values()
+
+    def items(self):
+        return super(Stats, self._all()).items()
+
+    def popitem(self):
+        return super(Stats, self._all()).popitem()
+
+    def __eq__(self, other) -> bool:
+        return super(Stats, self._all()).__eq__(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return super(Stats, self._all()).__repr__()
+
+    def copy(self) -> Stats:
+        """A shallow copy that shares what is still pending (computed again if both read it)."""
+        out = Stats(super().items())
+        out._pending = list(self._pending)
+        return out
+
+    def __reduce__(self):
+        return Stats, (dict(self.items()),)
 
 
 class Gradient(Mapping):
@@ -17,7 +111,8 @@ class Gradient(Mapping):
     Attributes:
         grads: ``{name: Tensor}``.
         nudged_phases: nudged phases spent (the compute count of seed hybrid-ep §3.2).
-        stats: standard errors (``stats["se"]``), residuals, acceptance, ESS, R-hat, ...
+        stats: standard errors (``stats["se"]``), residuals, acceptance, ESS, R-hat, ... (a
+            :class:`Stats`: a dict whose chain diagnostics are computed when read)
         loss: batch mean of E_0[ℓ] at the free phase (None for references).
         output: free-phase prediction read-out E_0[s_L], ``[B, n_L]`` (None for references).
         phases: the phases the estimator ran, by nudge b (:class:`~thermoep.samplers.Phase`:
@@ -29,7 +124,7 @@ class Gradient(Mapping):
                  output: Tensor | None = None, phases: dict | None = None) -> None:
         self.grads = dict(grads)
         self.nudged_phases = int(nudged_phases)
-        self.stats = dict(stats or {})
+        self.stats = stats if isinstance(stats, Stats) else Stats(stats or {})
         self.loss = loss
         self.output = output
         self.phases = phases
@@ -64,7 +159,7 @@ class Gradient(Mapping):
         return model
 
     def scaled(self, factor: float) -> Gradient:
-        stats = dict(self.stats)
+        stats = self.stats.copy()
         if "se" in stats:
             se = stats["se"]
             stats["se"] = (se.scaled(factor) if hasattr(se, "scaled")

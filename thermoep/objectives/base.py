@@ -26,6 +26,7 @@ unadjusted Langevin step); see :mod:`thermoep.observers.smoothing`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 
@@ -37,7 +38,7 @@ from torch.nn.utils import parametrize
 from .. import _checks
 from ..costs import Cost
 from ..energies.model import Energy
-from ..gradient import Gradient
+from ..gradient import Gradient, Stats
 from ..observers import CostMean, CostTrace, MeanParamGrad, OutputMean, smoother
 from ..observers.base import Lazy
 from ..samplers.base import Phase, Target, prepare
@@ -46,22 +47,31 @@ from ..samplers.relax import Relaxation
 from ..schedules import bernoulli
 
 
-def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
-    """ESS and split R-hat of the batch-averaged cost trace (pyro.ops.stats)."""
-    out: dict[str, float] = {}
-    for k, v in phase.info.items():
-        out[f"{prefix}_{k}"] = float(v)
+def phase_facts(phase: Phase, prefix: str) -> dict[str, float]:
+    """The sampler's facts about a phase (``phase.info``: acceptance, residual, ...) as
+    ``{prefix}_{name}`` floats."""
+    return {f"{prefix}_{k}": float(v) for k, v in phase.info.items()}
+
+
+def chain_mixing(phase: Phase, prefix: str) -> dict[str, float]:
+    """ESS and split R-hat of the batch-averaged cost trace (pyro.ops.stats), as
+    ``{prefix}_ess`` and ``{prefix}_rhat``; empty without a trace of ≥ 2 chains and ≥ 4 samples
+    that varies."""
     tr = phase.trace.get("cost")
     if tr is None or tr.shape[0] < 2 or tr.shape[1] < 4:
-        return out
+        return {}
     from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
     tr = tr.detach().double().cpu()
     if float(tr.std()) == 0.0:
-        return out
-    out[f"{prefix}_ess"] = float(effective_sample_size(tr, chain_dim=0, sample_dim=1))
-    out[f"{prefix}_rhat"] = float(split_gelman_rubin(tr, chain_dim=0, sample_dim=1))
-    return out
+        return {}
+    return {f"{prefix}_ess": float(effective_sample_size(tr, chain_dim=0, sample_dim=1)),
+            f"{prefix}_rhat": float(split_gelman_rubin(tr, chain_dim=0, sample_dim=1))}
+
+
+def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
+    """:func:`phase_facts` and :func:`chain_mixing` of a phase."""
+    return {**phase_facts(phase, prefix), **chain_mixing(phase, prefix)}
 
 
 def _weighted_sum(pairs) -> Tensor:
@@ -382,11 +392,13 @@ class Estimator:
         return Gradient(grads, nudged, stats, loss=float(free.cost.mean()), output=free.output,
                         phases=phases)
 
-    def _phase_stats(self, phases: dict[float, Phase]) -> dict:
-        stats: dict = {"beta": self.beta, "temperature": self.temperature}
+    def _phase_stats(self, phases: dict[float, Phase]) -> Stats:
+        stats = Stats(beta=self.beta, temperature=self.temperature)
         for b, ph in phases.items():
             tag = "free" if b == 0.0 else f"nudge{b:+.4g}"
-            stats.update(chain_diagnostics(ph, tag))
+            stats.update(phase_facts(ph, tag))
+            # computed when read: training steps never read them
+            stats.defer(functools.partial(chain_mixing, ph, tag), (f"{tag}_ess", f"{tag}_rhat"))
         rule = self.objective_rule()
         if rule is not None:
             stats["objective"], stats["objective_se"] = objective_estimate(phases, rule)
