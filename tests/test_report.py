@@ -146,8 +146,14 @@ def test_report_compares_several_runs(tmp_path, monkeypatch):
         assert any(name in line and "seed=1" in line for line in lines)
     png = tmp_path / "adam-vs-sgd-vs-sweep.png"
     assert png.read_bytes()[:4] == b"\x89PNG" and str(png) in r.output
-    assert len(figures) == 1 and len(figures[0]) == 2 + 6  # one test-accuracy curve per run
+    # one curve per run; the seeds of one configuration (a sweep's estimator) in one colour,
+    # with their mean; runs without a seed (adam, sgd: the same config) stay apart
+    assert len(figures) == 1 and len(figures[0]) == 2 + 3 * len(LONG_NAMES)
     assert ("adam", 3) in figures[0] and ("sgd", 5) in figures[0]
+    shown = [label for label, _ in figures[0] if not label.startswith("_")]
+    assert len(shown) == 2 + len(LONG_NAMES)
+    assert all(f"sweep [estimator={name}], seeds 0, 1 (mean of 2)" in shown
+               for name in LONG_NAMES)
     assert not (tmp_path / "adam.png").exists()  # one comparison figure, not one per file
     r = runner.invoke(app, ["report", str(a), str(b), "--png", str(tmp_path / "c.png")])
     assert r.exit_code == 0 and (tmp_path / "c.png").is_file()

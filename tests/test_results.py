@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -336,3 +337,49 @@ def test_every_variable_a_training_run_records_is_documented(tmp_path):
     ds = run(cfg, quiet=True)
     undocumented = [k for k, v in ds.data_vars.items() if "long_name" not in v.attrs]
     assert undocumented == [] and "train_seconds" in ds.data_vars
+
+
+def test_configuration_key_tells_seeds_of_one_configuration_apart_from_other_settings():
+    def run(**cfg):
+        return xr.Dataset(attrs={"config": json.dumps(cfg)})
+
+    base = {"sampler": {"steps": 15, "mode": "blocks"}, "run": {"seed": 0, "epochs": 25}}
+    key = results.configuration_key(run(**base), {})
+    reseeded = {**base, "run": {"seed": 3, "epochs": 25}}
+    assert results.configuration_key(run(**reseeded), {}) == key
+    assert results.run_seed(run(**reseeded), {}) == 3
+    # a setting a later version added with its default None is no difference
+    newer = {**base, "run": {"seed": 1, "epochs": 25, "eval_steps": None}}
+    assert results.configuration_key(run(**newer), {}) == key
+    other = {**base, "sampler": {"steps": 12, "mode": "blocks"}}
+    assert results.configuration_key(run(**other), {}) != key
+    # a sweep's grid point: the seed coordinate is the seed, the others are settings
+    assert results.configuration_key(run(**base), {"beta": 0.1, "seed": 0}) == \
+        results.configuration_key(run(**base), {"beta": 0.1, "seed": 1}) != \
+        results.configuration_key(run(**base), {"beta": 1.0, "seed": 0})
+    assert results.run_seed(run(**base), {"beta": 0.1, "seed": 7}) == 7
+    assert results.run_seed(xr.Dataset(), {}) is None
+
+
+def test_compare_draws_a_group_of_seeds_with_its_mean_over_shared_epochs(tmp_path, monkeypatch):
+    drawn = []
+    original = plots._save
+
+    def capture(fig, path):
+        drawn.extend((line.get_label(), list(line.get_ydata())) for ax in fig.axes
+                     for line in ax.get_lines())
+        return original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", capture)
+    runs = {f"s{s}": results.run_dataset(
+        [{"test_accuracy": 0.5 + 0.1 * e + 0.02 * s} for e in range(3 + s)], CONFIG)
+        for s in range(2)}
+    runs["other"] = results.run_dataset([{"test_accuracy": 0.9}] * 2, CONFIG)
+    plots.plot_compare(runs, tmp_path / "c.png", groups={"seeds": ["s0", "s1"],
+                                                         "other": ["other"]})
+    mean = dict(drawn)["seeds (mean of 2)"]
+    assert np.allclose(mean, [0.51, 0.61, 0.71])  # epochs 1–3, the ones both runs have
+    assert [label for label, _ in drawn if not label.startswith("_")] == \
+        ["seeds (mean of 2)", "other"]
+    with pytest.raises(ValueError, match="in no group"):
+        plots.plot_compare(runs, tmp_path / "c.png", groups={"seeds": ["s0", "s1"]})

@@ -261,11 +261,14 @@ def plot_curves(
 
 
 def plot_compare(runs: Mapping[str, xr.Dataset], path: str | os.PathLike, *,
-                 var: str = "test_accuracy", title: str | None = None) -> Path:
+                 var: str = "test_accuracy", title: str | None = None,
+                 groups: Mapping[str, Sequence[str]] | None = None) -> Path:
     """Overlay ``var`` against epoch for several runs, one labelled line per run.
 
     ``runs`` maps a label to a single run (dim ``epoch`` only, e.g. from
-    `results.split_runs`); runs without ``var`` are refused.
+    `results.split_runs`); runs without ``var`` are refused. ``groups`` (a label → the labels of
+    its runs, e.g. the seeds of one configuration) draws each group in one colour: its runs as
+    thin lines and, for two runs or more, their mean over the epochs they share as a bold one.
     """
     if not runs:
         raise ValueError("plot_compare needs at least one run, got none")
@@ -274,11 +277,27 @@ def plot_compare(runs: Mapping[str, xr.Dataset], path: str | os.PathLike, *,
             raise ValueError(f"run {label!r} must have dim 'epoch' only, got {dict(run.sizes)}")
         if var not in run.data_vars:
             raise ValueError(f"run {label!r} has no {var!r}; present: {sorted(run.data_vars)}")
+    if groups is None:
+        groups = {label: [label] for label in runs}
+    missing = sorted(set(runs) - {m for members in groups.values() for m in members})
+    if missing:
+        raise ValueError(f"runs {missing} are in no group")
     fig, (ax,) = _figure(1)
-    longest = max(len(label) for label in runs)  # the legend sits beside the axes: widen for it
+    longest = max(len(label) for label in groups)  # the legend sits beside the axes: widen for it
     fig.set_figwidth(5.0 + min(0.075 * longest, 7.0))
-    for label, run in runs.items():
-        ax.plot(run["epoch"].values, run[var].values, marker="o", markersize=3, label=label)
+    for colour, (label, members) in enumerate(groups.items()):
+        if len(members) == 1:
+            run = runs[members[0]]
+            ax.plot(run["epoch"].values, run[var].values, marker="o", markersize=3, label=label,
+                    color=f"C{colour % 10}")
+            continue
+        for member in members:
+            run = runs[member]
+            ax.plot(run["epoch"].values, run[var].values, color=f"C{colour % 10}", alpha=0.35,
+                    linewidth=0.8, label=f"_{member}")
+        shared = xr.concat([runs[m][var] for m in members], "run", join="inner")
+        ax.plot(shared["epoch"].values, shared.mean("run").values, marker="o", markersize=3,
+                linewidth=2.0, color=f"C{colour % 10}", label=f"{label} (mean of {len(members)})")
     ax.set_xlabel("epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(var.replace("_", " "))

@@ -439,6 +439,39 @@ def split_runs(ds: xr.Dataset) -> list[tuple[dict[str, Any], xr.Dataset]]:
     return out
 
 
+def run_seed(ds: xr.Dataset, coords: Mapping[str, Any]) -> Any:
+    """The seed of one run of ``ds`` (its grid coordinate, else its config's), or None."""
+    if "seed" in coords:
+        return coords["seed"]
+    config = _config(ds)
+    run = config.get("run")
+    return run.get("seed") if isinstance(run, Mapping) else config.get("seed")
+
+
+def configuration_key(ds: xr.Dataset, coords: Mapping[str, Any]) -> str:
+    """What one run of ``ds`` (at grid point ``coords``, from :func:`split_runs`) was run with,
+    except its seed: runs with equal keys are seeds of one configuration. The results file's
+    config without the seed and without settings left at None, and the run's grid coordinates
+    without ``seed``."""
+    def settings(table: Mapping) -> dict:
+        # a setting left at None is one a file written before it existed leaves out
+        return {k: settings(v) if isinstance(v, Mapping) else v for k, v in table.items()
+                if k != "seed" and v is not None}
+
+    grid = {k: v for k, v in coords.items() if k != "seed"}
+    return json.dumps({"config": settings(_config(ds)), "grid": grid}, sort_keys=True,
+                      default=str)
+
+
+def _config(ds: xr.Dataset) -> dict:
+    text = ds.attrs.get("config")
+    try:
+        config = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        config = {}
+    return config if isinstance(config, dict) else {}
+
+
 def final_metrics(run: xr.Dataset) -> dict[str, Any]:
     """A run's summary: ``epochs`` done, every epoch variable at its last epoch, the best
     ``test_accuracy`` and, for ``train_seconds``, the mean over epochs (seconds per epoch)."""

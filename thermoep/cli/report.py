@@ -61,6 +61,14 @@ def _labels(paths: list[Path]) -> list[str]:
     return stems if len(set(stems)) == len(stems) else [str(p) for p in paths]
 
 
+def _group_label(first: str, seeds: list) -> str:
+    """A group's legend: its first run's label, and its seeds when it has several runs."""
+    if len(seeds) < 2:
+        return first
+    shown = ", ".join(str(s) for s in seeds if s is not None)
+    return f"{first}, seeds {shown}" if shown else f"{first}, {len(seeds)} runs"
+
+
 def _compare_png(paths: list[Path]) -> Path:
     stems = [p.stem for p in paths]
     name = "-vs-".join(stems[:3]) + (f"-and-{len(stems) - 3}-more" if len(stems) > 3 else "")
@@ -77,6 +85,8 @@ def _compare(paths: list[Path], png: Path | None) -> None:
                 raise ValueError(f"{path} is given twice; compare distinct results files")
             seen.add(path.resolve())
         runs: dict[str, object] = {}
+        # seeds of one configuration are drawn as one group (its mean bold)
+        groups: dict[str, tuple[str, list[str], list]] = {}
         for label, path in zip(_labels(paths), paths, strict=True):
             ds = results.load(path)
             if "epoch" not in ds.dims:
@@ -85,9 +95,19 @@ def _compare(paths: list[Path], png: Path | None) -> None:
                                  "report it on its own")
             for coords, run in results.split_runs(ds):
                 grid = ", ".join(f"{d}={v}" for d, v in coords.items())
-                runs[f"{label} [{grid}]" if grid else label] = run
+                name = f"{label} [{grid}]" if grid else label
+                runs[name] = run
+                rest = ", ".join(f"{d}={v}" for d, v in coords.items() if d != "seed")
+                seed, key = results.run_seed(ds, coords), results.configuration_key(ds, coords)
+                if seed is None or seed in groups.get(key, ((), (), ()))[2]:
+                    key = f"{key} {name}"  # not a seed of that configuration: a run of its own
+                group = groups.setdefault(key, (f"{label} [{rest}]" if rest else label, [], []))
+                group[1].append(name)
+                group[2].append(seed)
         png = _compare_png(paths) if png is None else png
-        plots.plot_compare(runs, png, title=f"test accuracy of {len(runs)} runs")
+        plots.plot_compare(runs, png, title=f"test accuracy of {len(runs)} runs",
+                           groups={_group_label(first, seeds): members
+                                   for first, members, seeds in groups.values()})
     except USER_ERRORS as exc:
         fail(exc)
     table_rows = [{"run": label, **results.final_metrics(run)} for label, run in runs.items()]
