@@ -15,20 +15,13 @@
    784-256-10 tanh, batch 64, T = 0.001; centered, finite nudge with coupled ULA at the table's
    30 jacobi steps and in blocks mode, the path integral with block Gibbs) on generated
    standardised inputs (the timing does not depend on the images): ms per training step and
-   the ratio to the centered step, the issue's ≤ 2× and ≤ 5×. Needs Pyro (the chain
-   diagnostics): where it is missing the part says so and is skipped. The GPU machines have no
-   Pyro; both its wheels are pure Python and travel in an ignored folder:
-
-       echo /.whl/ >> .git/info/exclude
-       python -m pip download --no-deps -d .whl pyro-ppl==1.9.2 pyro-api==0.1.2
-       # there (carry .whl):
-       python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
-         PYTHONPATH=/tmp/site python3 benchmarks/gpu_check.py
+   the ratio to the centered step, the issue's ≤ 2× and ≤ 5×.
 
 Each part prints one JSON line (seconds per batch, seconds per epoch extrapolated to CIFAR's
 50,000 training images, peak memory) and the lines are written to ``--out`` (default
 benchmarks/results/gpu_check.jsonl). Without CUDA it says so and exits 0. Needs neither Pyro nor
-netCDF4 (the GPU machines have neither): nothing here imports them.
+netCDF4 (the GPU machines have neither): nothing here imports them (the estimators' chain
+diagnostics, which read Pyro, are computed only when read, and nothing here reads them).
 """
 
 from __future__ import annotations
@@ -165,12 +158,6 @@ def thermo_step_ms(cfg, device: torch.device, xs, ys) -> float:
 
 
 def thermo_rows(device: torch.device, lines: list, *, batches: int, batch: int) -> None:
-    try:
-        import pyro  # noqa: F401 — the estimators' chain diagnostics read pyro.ops.stats
-    except ImportError:
-        emit(lines, {"part": "thermo", "skipped": "pyro-ppl is not installed (carry its wheel "
-                     "and pyro-api's: see /work/.library/device/README.md)"})
-        return
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from thermo_speed import BASE, CONFIGS
 

@@ -381,5 +381,8 @@ def test_compare_draws_a_group_of_seeds_with_its_mean_over_shared_epochs(tmp_pat
     assert np.allclose(mean, [0.51, 0.61, 0.71])  # epochs 1–3, the ones both runs have
     assert [label for label, _ in drawn if not label.startswith("_")] == \
         ["seeds (mean of 2)", "other"]
-    with pytest.raises(ValueError, match="in no group"):
-        plots.plot_compare(runs, tmp_path / "c.png", groups={"seeds": ["s0", "s1"]})
+    for groups, message in (({"seeds": ["s0", "s1"]}, "in no group: \\['other'\\]"),
+                            ({"a": ["s0", "s1", "other"], "b": ["other"]}, "in two groups"),
+                            ({"a": ["s0", "s1", "other", "s9"]}, "not runs: \\['s9'\\]")):
+        with pytest.raises(ValueError, match=message):
+            plots.plot_compare(runs, tmp_path / "c.png", groups=groups)

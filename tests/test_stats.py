@@ -33,7 +33,8 @@ def test_deferred_entries_wait_for_their_key_and_are_computed_once():
     assert s.get("free_ess") == 12.0 and dict(s)["free_rhat"] == 1.01 and calls == [1]
 
 
-@pytest.mark.parametrize("read", [dict, list, len, repr, lambda s: s == {},
+@pytest.mark.parametrize("read", [dict, list, len, repr, lambda s: s == {}, lambda s: s != {},
+                                  lambda s: list(reversed(s)), lambda s: s | {},
                                   lambda s: list(s.items()), lambda s: list(s.values()),
                                   lambda s: pickle.loads(pickle.dumps(s)), copy.deepcopy,
                                   lambda s: "free_rhat" in s])
@@ -80,3 +81,22 @@ def test_an_estimator_leaves_the_chain_diagnostics_to_the_reader():
     assert g.stats["free_ess"] == ref["free_ess"] and g.stats["free_rhat"] == ref["free_rhat"]
     assert len(g.stats._pending) == 1
     assert {"nudge+0.5_ess", "nudge+0.5_rhat"} <= set(g.stats) and not g.stats._pending
+
+
+def test_comparisons_and_removals_see_the_deferred_entries():
+    def make():
+        s = Stats(beta=1.0)
+        s.defer(lambda: {"free_ess": 3.0}, ("free_ess",))
+        return s
+
+    full = {"beta": 1.0, "free_ess": 3.0}
+    assert make() == full and not (make() != full) and make() == make()
+    s = make()
+    del s["free_ess"]
+    assert dict(s) == {"beta": 1.0}  # deleted, and it does not come back
+    s = make()
+    s["free_ess"] = 9.0
+    assert s.pop("free_ess") == 9.0 and s.get("free_ess") is None
+    s = make()
+    s.clear()
+    assert dict(s) == {} and len(s) == 0

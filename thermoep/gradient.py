@@ -31,6 +31,7 @@ class Stats(dict):
         self._pending.append((fn, frozenset(keys)))
 
     def _resolve(self, key=None) -> None:
+        """Compute what is pending for ``key`` (None: everything)."""
         keep = []
         for fn, keys in self._pending:
             if key is None or key in keys:
@@ -44,6 +45,10 @@ class Stats(dict):
         if self._pending and not super().__contains__(key):
             self._resolve(key)
 
+    def _all(self) -> None:
+        if self._pending:
+            self._resolve()
+
     def __getitem__(self, key):
         self._resolve_key(key)
         return super().__getitem__(key)
@@ -56,50 +61,78 @@ class Stats(dict):
         self._resolve_key(key)
         return super().get(key, default)
 
-    def pop(self, key, *default):
-        self._resolve_key(key)
-        return super().pop(key, *default)
-
     def setdefault(self, key, default=None):
         self._resolve_key(key)
         return super().setdefault(key, default)
 
-    def _all(self) -> Stats:
+    # removing a key computes what is pending for it first, so it cannot come back later
+    def pop(self, key, *default):
         if self._pending:
-            self._resolve()
-        return self
+            self._resolve(key)
+        return super().pop(key, *default)
 
-    def __iter__(self):
-        return super(Stats, self._all()).__iter__()
+    def __delitem__(self, key) -> None:
+        if self._pending:
+            self._resolve(key)
+        super().__delitem__(key)
 
-    def __len__(self) -> int:
-        return super(Stats, self._all()).__len__()
-
-    def keys(self):
-        return super(Stats, self._all()).keys()
-
-    def values(self):
-        return super(Stats, self._all()).values()
-
-    def items(self):
-        return super(Stats, self._all()).items()
+    def clear(self) -> None:
+        self._pending = []
+        super().clear()
 
     def popitem(self):
-        return super(Stats, self._all()).popitem()
+        self._all()
+        return super().popitem()
+
+    def __iter__(self):
+        self._all()
+        return super().__iter__()
+
+    def __reversed__(self):
+        self._all()
+        return super().__reversed__()
+
+    def __len__(self) -> int:
+        self._all()
+        return super().__len__()
+
+    def keys(self):
+        self._all()
+        return super().keys()
+
+    def values(self):
+        self._all()
+        return super().values()
+
+    def items(self):
+        self._all()
+        return super().items()
 
     def __eq__(self, other) -> bool:
-        return super(Stats, self._all()).__eq__(other)
+        self._all()
+        if isinstance(other, Stats):
+            other._all()
+        return super().__eq__(other)
 
-    __hash__ = None
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __or__(self, other):
+        self._all()
+        return super().__or__(other)
 
     def __repr__(self) -> str:
-        return super(Stats, self._all()).__repr__()
+        self._all()
+        return super().__repr__()
 
     def copy(self) -> Stats:
         """A shallow copy that shares what is still pending (computed again if both read it)."""
         out = Stats(super().items())
         out._pending = list(self._pending)
         return out
+
+    __copy__ = copy
 
     def __reduce__(self):
         return Stats, (dict(self.items()),)

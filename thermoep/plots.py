@@ -279,11 +279,19 @@ def plot_compare(runs: Mapping[str, xr.Dataset], path: str | os.PathLike, *,
             raise ValueError(f"run {label!r} has no {var!r}; present: {sorted(run.data_vars)}")
     if groups is None:
         groups = {label: [label] for label in runs}
-    missing = sorted(set(runs) - {m for members in groups.values() for m in members})
-    if missing:
-        raise ValueError(f"runs {missing} are in no group")
+    listed = [m for members in groups.values() for m in members]
+    unknown = sorted(set(listed) - set(runs))
+    twice = sorted({m for m in listed if listed.count(m) > 1})
+    missing = sorted(set(runs) - set(listed))
+    if unknown or twice or missing:
+        raise ValueError("groups must hold every run once: "
+                         + "; ".join(f"{what} {names}" for what, names in (
+                             ("not runs:", unknown), ("in two groups:", twice),
+                             ("in no group:", missing)) if names))
     fig, (ax,) = _figure(1)
-    longest = max(len(label) for label in groups)  # the legend sits beside the axes: widen for it
+    # the legend sits beside the axes: widen for it
+    longest = max(len(label) + (14 if len(members) > 1 else 0)
+                  for label, members in groups.items())
     fig.set_figwidth(5.0 + min(0.075 * longest, 7.0))
     for colour, (label, members) in enumerate(groups.items()):
         if len(members) == 1:

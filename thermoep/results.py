@@ -452,7 +452,8 @@ def configuration_key(ds: xr.Dataset, coords: Mapping[str, Any]) -> str:
     """What one run of ``ds`` (at grid point ``coords``, from :func:`split_runs`) was run with,
     except its seed: runs with equal keys are seeds of one configuration. The results file's
     config without the seed and without settings left at None, and the run's grid coordinates
-    without ``seed``."""
+    without ``seed``. (A sweep's file holds the settings its runs share, a training run's file
+    all of them: a seed sweep and single runs of the same settings get different keys.)"""
     def settings(table: Mapping) -> dict:
         # a setting left at None is one a file written before it existed leaves out
         return {k: settings(v) if isinstance(v, Mapping) else v for k, v in table.items()

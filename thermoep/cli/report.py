@@ -4,6 +4,7 @@ several files, compare their runs (final metrics, test-accuracy curves overlaid)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -61,12 +62,18 @@ def _labels(paths: list[Path]) -> list[str]:
     return stems if len(set(stems)) == len(stems) else [str(p) for p in paths]
 
 
-def _group_label(first: str, seeds: list) -> str:
-    """A group's legend: its first run's label, and its seeds when it has several runs."""
-    if len(seeds) < 2:
-        return first
-    shown = ", ".join(str(s) for s in seeds if s is not None)
-    return f"{first}, seeds {shown}" if shown else f"{first}, {len(seeds)} runs"
+@dataclass
+class _Group:
+    """Runs of one configuration that differ in their seed: drawn in one colour."""
+
+    label: str
+    members: list[str] = field(default_factory=list)
+    seeds: list = field(default_factory=list)
+
+    def legend(self) -> str:
+        if len(self.members) < 2:
+            return self.label
+        return f"{self.label}, seeds {', '.join(str(s) for s in self.seeds)}"
 
 
 def _compare_png(paths: list[Path]) -> Path:
@@ -86,7 +93,7 @@ def _compare(paths: list[Path], png: Path | None) -> None:
             seen.add(path.resolve())
         runs: dict[str, object] = {}
         # seeds of one configuration are drawn as one group (its mean bold)
-        groups: dict[str, tuple[str, list[str], list]] = {}
+        groups: dict[str, _Group] = {}
         for label, path in zip(_labels(paths), paths, strict=True):
             ds = results.load(path)
             if "epoch" not in ds.dims:
@@ -99,15 +106,20 @@ def _compare(paths: list[Path], png: Path | None) -> None:
                 runs[name] = run
                 rest = ", ".join(f"{d}={v}" for d, v in coords.items() if d != "seed")
                 seed, key = results.run_seed(ds, coords), results.configuration_key(ds, coords)
-                if seed is None or seed in groups.get(key, ((), (), ()))[2]:
+                if seed is None or (key in groups and seed in groups[key].seeds):
                     key = f"{key} {name}"  # not a seed of that configuration: a run of its own
-                group = groups.setdefault(key, (f"{label} [{rest}]" if rest else label, [], []))
-                group[1].append(name)
-                group[2].append(seed)
+                group = groups.setdefault(key, _Group(f"{label} [{rest}]" if rest else label))
+                group.members.append(name)
+                group.seeds.append(seed)
         png = _compare_png(paths) if png is None else png
+        legend: dict[str, list[str]] = {}
+        for group in groups.values():
+            text = group.legend()
+            while text in legend:  # two groups, one label: keep both
+                text += " (another)"
+            legend[text] = group.members
         plots.plot_compare(runs, png, title=f"test accuracy of {len(runs)} runs",
-                           groups={_group_label(first, seeds): members
-                                   for first, members, seeds in groups.values()})
+                           groups=legend)
     except USER_ERRORS as exc:
         fail(exc)
     table_rows = [{"run": label, **results.final_metrics(run)} for label, run in runs.items()]
