@@ -69,11 +69,6 @@ def chain_mixing(phase: Phase, prefix: str) -> dict[str, float]:
             f"{prefix}_rhat": float(split_gelman_rubin(tr, chain_dim=0, sample_dim=1))}
 
 
-def chain_diagnostics(phase: Phase, prefix: str) -> dict[str, float]:
-    """:func:`phase_facts` and :func:`chain_mixing` of a phase."""
-    return {**phase_facts(phase, prefix), **chain_mixing(phase, prefix)}
-
-
 def _weighted_sum(pairs) -> Tensor:
     """Σ c_k t_k accumulated in place: one pass per term (Python's ``sum`` adds a ``0 + t``
     copy, and ``c * t`` then ``+`` two passes, over tensors as large as C × 784 × 256)."""
