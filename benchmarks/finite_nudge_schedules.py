@@ -27,19 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from pathlib import Path
 
 import torch
+from path_integral_schedules import RESULTS, TRAINED, _shown, trained_network
 from thermo_gradient_noise import seconds_per_call  # warm-up, then the mean of repeats
 
 import thermoep as te
-from thermoep import checkpoints
-from thermoep.data.registry import load_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-TRAINED = RESULTS / "thermo_speed_trained.ckpt"
-BATCH = 64
 #: (mode, steps, burn-in, step size): the table's 30 jacobi steps, the blocks-mode schedules
 #: trained so far, and their neighbours in steps and step size
 SCHEDULES = (("jacobi", 30, 10, 0.4), ("jacobi", 15, 5, 0.4), ("blocks", 12, 4, 0.5),
@@ -53,12 +47,6 @@ def finite_nudge(mode: str, steps: int, burn_in: int, step_size: float) -> te.Fi
     return te.FiniteNudge(ula, 1.0)
 
 
-def _shown(path: str) -> str:
-    """A path as the files record it: relative to the repository when inside it."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=3)
@@ -68,13 +56,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    data = load_dataset("fashion-mnist", standardize="global", limit_train=BATCH * args.batches,
-                        limit_test=1)
-    net, cost = te.LayeredHopfield([784, 256, 10], "tanh"), te.SquaredError()
-    net.load_state_dict(checkpoints.load(args.trained)["model"])
-    batches = [(data.train_x[i * BATCH:(i + 1) * BATCH], data.train_y[i * BATCH:(i + 1) * BATCH])
-               for i in range(args.batches)]
+    net, cost, batches = trained_network(args.trained, args.batches)
     reference = te.FiniteNudge(te.Gibbs(sweeps=30, burn_in=5, temperature=1e-3, chains=64),
                                1.0, rao_blackwell="conditional")
     refs = [reference(net, cost, x, y, generator=torch.Generator().manual_seed(77 + i))

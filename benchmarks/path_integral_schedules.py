@@ -51,6 +51,18 @@ def path_integral(sweeps, burn_in, warm_sweeps=None, warm_burn_in=None, chains=4
     return te.PathIntegral(gibbs, 1.0, nodes=nodes, rao_blackwell="conditional")
 
 
+def trained_network(path: str, batches: int):
+    """The thermo rows' network (784-256-10 tanh, squared error) with the weights of checkpoint
+    ``path``, and ``batches`` Fashion-MNIST training batches of 64 (globally standardised)."""
+    torch.manual_seed(0)
+    data = load_dataset("fashion-mnist", standardize="global", limit_train=BATCH * batches,
+                        limit_test=1)
+    net, cost = te.LayeredHopfield([784, 256, 10], "tanh"), te.SquaredError()
+    net.load_state_dict(checkpoints.load(path)["model"])
+    return net, cost, [(data.train_x[i * BATCH:(i + 1) * BATCH],
+                        data.train_y[i * BATCH:(i + 1) * BATCH]) for i in range(batches)]
+
+
 def _shown(path: str) -> str:
     """A path as the files record it: relative to the repository when inside it."""
     p = Path(path).resolve()
@@ -66,13 +78,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    data = load_dataset("fashion-mnist", standardize="global", limit_train=BATCH * args.batches,
-                        limit_test=1)
-    net, cost = te.LayeredHopfield([784, 256, 10], "tanh"), te.SquaredError()
-    net.load_state_dict(checkpoints.load(args.trained)["model"])
-    batches = [(data.train_x[i * BATCH:(i + 1) * BATCH], data.train_y[i * BATCH:(i + 1) * BATCH])
-               for i in range(args.batches)]
+    net, cost, batches = trained_network(args.trained, args.batches)
     reference = path_integral(30, 5, chains=64, nodes=4)
     refs = [reference(net, cost, x, y, generator=torch.Generator().manual_seed(77 + i))
             for i, (x, y) in enumerate(batches)]
